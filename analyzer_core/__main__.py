@@ -1,0 +1,5 @@
+import sys
+
+from analyzer_core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""Stop requests from SIGINT (Ctrl-C, or the dashboard's Stop buttons) and SIGTERM.
+
+The first SIGINT asks for a graceful stop: the current perf_analyzer run
+finishes, then the profiler saves and exits. The third SIGINT, or a SIGTERM,
+asks for an immediate stop. The handler only counts; the profiler's main loop
+logs and acts, so no work happens inside the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+logger = logging.getLogger(__name__)
+
+IMMEDIATE_AFTER = 3
+
+
+class StopRequests:
+    def __init__(self) -> None:
+        self.interrupts = 0
+        self.terminated = False
+        self._logged = 0
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signal_number] = signal.signal(signal_number, self._handle)
+
+    def restore(self) -> None:
+        for signal_number, handler in self._previous.items():
+            signal.signal(signal_number, handler)
+        self._previous.clear()
+
+    def _handle(self, signal_number: int, frame: object) -> None:
+        if signal_number == signal.SIGTERM:
+            self.terminated = True
+        else:
+            self.interrupts += 1
+
+    @property
+    def graceful(self) -> bool:
+        self._log_new()
+        return self.interrupts > 0 or self.terminated
+
+    @property
+    def immediate(self) -> bool:
+        self._log_new()
+        return self.interrupts >= IMMEDIATE_AFTER or self.terminated
+
+    def _log_new(self) -> None:
+        while self._logged < min(self.interrupts, IMMEDIATE_AFTER):
+            self._logged += 1
+            if self._logged == 1:
+                action = "finishing the current perf_analyzer run, then saving and exiting"
+            elif self._logged < IMMEDIATE_AFTER:
+                action = "send one more to save and exit at once"
+            else:
+                action = "saving and exiting now"
+            logger.info("Received SIGINT %d/%d: %s", self._logged, IMMEDIATE_AFTER, action)
+        if self.terminated and self._logged < IMMEDIATE_AFTER + 1:
+            self._logged = IMMEDIATE_AFTER + 1
+            logger.info("Received SIGTERM: saving and exiting now")

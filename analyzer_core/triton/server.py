@@ -1,0 +1,201 @@
+"""Triton Inference Server: a local process from the bundled binary, or a remote one.
+
+Both are controlled through tritonclient's gRPC client with explicit model
+control: variants are loaded and unloaded without restarting the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from analyzer_core.errors import ServerError
+from analyzer_core.processes import read_tail, start_process, stop_process_group
+from analyzer_core.triton import paths
+
+logger = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.05
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def check_port_free(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ServerError(
+                f"Port {port} for the {what} endpoint is already in use on 127.0.0.1; "
+                "pick another port or leave it unset to use a free one."
+            ) from None
+
+
+@dataclass
+class Endpoints:
+    grpc_url: str
+    http_url: str
+    metrics_url: str
+
+
+class TritonServer:
+    """Model control and status calls shared by local and remote servers."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoints = endpoints
+        self._client: grpcclient.InferenceServerClient | None = None
+
+    @property
+    def client(self) -> grpcclient.InferenceServerClient:
+        if self._client is None:
+            self._client = grpcclient.InferenceServerClient(self.endpoints.grpc_url)
+        return self._client
+
+    def is_ready(self) -> bool:
+        try:
+            return bool(self.client.is_server_ready())
+        except InferenceServerException:
+            return False
+
+    def version(self) -> str:
+        return str(self.client.get_server_metadata().version)
+
+    def load_model(self, name: str, config: dict | None = None) -> float:
+        """Load ``name`` (with an optional config override), returning seconds taken."""
+        started = time.monotonic()
+        override = json.dumps(config) if config is not None else None
+        try:
+            self.client.load_model(name, config=override)
+        except InferenceServerException as error:
+            raise ServerError(f"Triton failed to load model {name!r}: {error.message()}") from error
+        if not self.client.is_model_ready(name):
+            raise ServerError(f"Model {name!r} loaded but is not ready; see the Triton log.")
+        return time.monotonic() - started
+
+    def unload_model(self, name: str, timeout: float = 60.0) -> None:
+        """Unload ``name`` and wait until Triton reports it gone."""
+        try:
+            self.client.unload_model(name)
+        except InferenceServerException as error:
+            logger.warning("Unloading model %s failed: %s", name, error.message())
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._model_state_ready(name):
+                return
+            time.sleep(_POLL_SECONDS)
+        logger.warning("Model %s still loaded %.0f s after the unload request", name, timeout)
+
+    def _model_state_ready(self, name: str) -> bool:
+        index = self.client.get_model_repository_index(as_json=True)
+        for model in index.get("models", []):
+            if model.get("name") == name and model.get("state") == "READY":
+                return True
+        return False
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class LocalTritonServer(TritonServer):
+    """tritonserver from the nvidia-pytriton wheel, bound to 127.0.0.1 only."""
+
+    def __init__(
+        self,
+        model_repository: Path,
+        log_path: Path,
+        http_port: int | None = None,
+        grpc_port: int | None = None,
+        metrics_port: int | None = None,
+    ) -> None:
+        for port, what in ((http_port, "HTTP"), (grpc_port, "gRPC"), (metrics_port, "metrics")):
+            if port is not None:
+                check_port_free(port, what)
+        self.ports = {
+            "http": http_port or free_port(),
+            "grpc": grpc_port or free_port(),
+            "metrics": metrics_port or free_port(),
+        }
+        super().__init__(
+            Endpoints(
+                grpc_url=f"127.0.0.1:{self.ports['grpc']}",
+                http_url=f"127.0.0.1:{self.ports['http']}",
+                metrics_url=f"http://127.0.0.1:{self.ports['metrics']}/metrics",
+            )
+        )
+        self.model_repository = model_repository
+        self.log_path = log_path
+        self.process = None
+        self._backend_directory = tempfile.TemporaryDirectory(prefix="analyzer-backends-")
+
+    def command(self) -> list[str]:
+        backends = paths.prepare_backend_directory(Path(self._backend_directory.name))
+        return [
+            str(paths.tritonserver_path()),
+            f"--model-repository={self.model_repository}",
+            f"--backend-directory={backends}",
+            "--model-control-mode=explicit",
+            "--strict-readiness=false",
+            "--http-address=127.0.0.1",
+            f"--http-port={self.ports['http']}",
+            "--grpc-address=127.0.0.1",
+            f"--grpc-port={self.ports['grpc']}",
+            "--metrics-address=127.0.0.1",
+            f"--metrics-port={self.ports['metrics']}",
+            "--allow-metrics=true",
+            "--allow-cpu-metrics=true",
+            "--metrics-interval-ms=500",
+            "--exit-timeout-secs=5",
+        ]
+
+    def start(self, timeout: float = 60.0) -> None:
+        logger.info("Starting Triton Inference Server; its log is %s", self.log_path)
+        command = self.command()
+        self.process = start_process(command, self.log_path, paths.tritonserver_environment())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(
+                    f"Triton Inference Server exited with status {self.process.returncode} "
+                    f"during start-up; its log {self.log_path} ends with:\n"
+                    f"{read_tail(self.log_path, 1500)}"
+                )
+            if self.is_ready():
+                logger.info(
+                    "Triton Inference Server %s is ready (gRPC %s, metrics %s)",
+                    self.version(),
+                    self.endpoints.grpc_url,
+                    self.endpoints.metrics_url,
+                )
+                return
+            time.sleep(_POLL_SECONDS)
+        self.stop()
+        raise ServerError(
+            f"Triton Inference Server was not ready after {timeout:.0f} s; see {self.log_path}."
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def stop(self) -> None:
+        self.close()
+        if self.process is not None:
+            stop_process_group(self.process, "tritonserver")
+            logger.info("Stopped Triton Inference Server (exit status %s)", self.process.returncode)
+            self.process = None
+        self._backend_directory.cleanup()
