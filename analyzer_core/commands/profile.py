@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from analyzer_core.config import ProfileSettings
@@ -50,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     perf.add_argument("--measurement-request-count", type=int, default=50, help="requests per count window (default: 50)")
     perf.add_argument("--perf-analyzer-timeout", type=float, default=600.0, help="seconds before a perf_analyzer run is killed (default: 600)")
     perf.add_argument("--perf-analyzer-max-retries", type=int, default=3, help="retries of an unstable measurement, each with a doubled window (default: 3)")
+    perf.add_argument("--perf-analyzer-flags", type=shlex.split, default=[], help="extra perf_analyzer flags in one string, written as --perf-analyzer-flags='--stability-percentage=20'")
     perf.add_argument("--perf-analyzer-path", type=Path, help="perf_analyzer binary (default: the one from tritonclient)")
 
     resume = parser.add_argument_group("checkpoints")
@@ -71,6 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> ProfileSettings:
         measurement_request_count=args.measurement_request_count,
         max_retries=args.perf_analyzer_max_retries,
         timeout_seconds=args.perf_analyzer_timeout,
+        extra_flags=args.perf_analyzer_flags,
         executable=args.perf_analyzer_path,
     )
     return ProfileSettings(
