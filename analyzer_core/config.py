@@ -30,7 +30,9 @@ class ProfileSettings:
 
     @property
     def output_repository(self) -> Path:
-        return self.output_model_repository or self.export_path / "output_model_repository"
+        return (
+            self.output_model_repository or self.export_path / "output_model_repository"
+        )
 
     @property
     def log_directory(self) -> Path:
@@ -71,7 +73,9 @@ def validate(settings: ProfileSettings) -> None:
     limits = settings.limits
     _check_range("concurrency", settings.min_concurrency, settings.max_concurrency)
     _check_range("instance count", limits.min_instance_count, limits.max_instance_count)
-    _check_range("model batch size", limits.min_model_batch_size, limits.max_model_batch_size)
+    _check_range(
+        "model batch size", limits.min_model_batch_size, limits.max_model_batch_size
+    )
     perf = settings.perf
     if perf.measurement_interval_ms is not None and perf.measurement_interval_ms <= 0:
         raise ConfigError(
@@ -85,16 +89,22 @@ def validate(settings: ProfileSettings) -> None:
 
 def _check_positive(flag: str, values: list[int]) -> None:
     if not values:
-        raise ConfigError(f"{flag} is an empty list; give at least one positive integer.")
+        raise ConfigError(
+            f"{flag} is an empty list; give at least one positive integer."
+        )
     bad = [value for value in values if value <= 0]
     if bad:
-        raise ConfigError(f"{flag} has non-positive value(s) {bad}; use integers of 1 or more.")
+        raise ConfigError(
+            f"{flag} has non-positive value(s) {bad}; use integers of 1 or more."
+        )
 
 
 def _check_range(what: str, minimum: int, maximum: int) -> None:
     flag = what.replace(" ", "-")
     if minimum < 1:
-        raise ConfigError(f"--run-config-search-min-{flag} {minimum} must be 1 or more.")
+        raise ConfigError(
+            f"--run-config-search-min-{flag} {minimum} must be 1 or more."
+        )
     if maximum < minimum:
         raise ConfigError(
             f"--run-config-search-max-{flag} {maximum} is below the minimum {minimum}; "

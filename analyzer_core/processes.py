@@ -33,14 +33,21 @@ def start_process(
         )
 
 
-def stop_process_group(process: subprocess.Popen, name: str, grace_seconds: float = 5.0) -> None:
+def stop_process_group(
+    process: subprocess.Popen, name: str, grace_seconds: float = 5.0
+) -> None:
     """End ``process`` and its whole process group: SIGTERM, wait, then SIGKILL."""
     if process.poll() is None:
         _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:
-            logger.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", name, process.pid, grace_seconds)
+            logger.warning(
+                "%s (pid %d) ignored SIGTERM for %.0f s; killing it",
+                name,
+                process.pid,
+                grace_seconds,
+            )
     # The leader may be gone while children in its group live on (Python-backend stubs).
     _signal_group(process, signal.SIGKILL)
     try:

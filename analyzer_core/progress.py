@@ -20,7 +20,9 @@ from analyzer_core.checkpoints.store import write_atomically
 class JobState(Enum):
     STARTING = "starting"
     RUNNING = "running"
-    STOPPING = "stopping"  # a stop request: the current perf_analyzer run finishes first
+    STOPPING = (
+        "stopping"  # a stop request: the current perf_analyzer run finishes first
+    )
     STOPPING_NOW = "stopping_now"  # the third stop request: save and exit at once
     FINISHED = "finished"
     STOPPED = "stopped"
@@ -28,7 +30,12 @@ class JobState(Enum):
 
     @property
     def active(self) -> bool:
-        return self in (JobState.STARTING, JobState.RUNNING, JobState.STOPPING, JobState.STOPPING_NOW)
+        return self in (
+            JobState.STARTING,
+            JobState.RUNNING,
+            JobState.STOPPING,
+            JobState.STOPPING_NOW,
+        )
 
 
 @dataclass

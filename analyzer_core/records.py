@@ -67,7 +67,9 @@ class Variant:
         plural = "s" if self.instance_count != 1 else ""
         parts = [f"{self.instance_count} {self.instance_kind} instance{plural}"]
         parts.append(f"max batch size {self.max_batch_size}")
-        parts.append("dynamic batching" if self.dynamic_batching else "no dynamic batching")
+        parts.append(
+            "dynamic batching" if self.dynamic_batching else "no dynamic batching"
+        )
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -112,7 +114,13 @@ class Measurement:
     @property
     def key(self) -> tuple[str, str, int, int | None, float | None]:
         """The identity used to skip a run already measured."""
-        return (self.model, self.variant, self.batch_size, self.concurrency, self.request_rate)
+        return (
+            self.model,
+            self.variant,
+            self.batch_size,
+            self.concurrency,
+            self.request_rate,
+        )
 
     @property
     def ok(self) -> bool:
@@ -143,13 +151,19 @@ class Measurement:
         concurrency = data.get("concurrency")
         request_rate = data.get("request_rate")
         if concurrency is not None and not isinstance(concurrency, int):
-            raise CheckpointFormatError(f"measurement concurrency {concurrency!r} is not an integer")
+            raise CheckpointFormatError(
+                f"measurement concurrency {concurrency!r} is not an integer"
+            )
         if request_rate is not None and not isinstance(request_rate, (int, float)):
-            raise CheckpointFormatError(f"measurement request_rate {request_rate!r} is not a number")
+            raise CheckpointFormatError(
+                f"measurement request_rate {request_rate!r} is not a number"
+            )
         try:
             status = MeasurementStatus(data.get("status", "ok"))
         except ValueError:
-            raise CheckpointFormatError(f"unknown measurement status {data.get('status')!r}") from None
+            raise CheckpointFormatError(
+                f"unknown measurement status {data.get('status')!r}"
+            ) from None
         return cls(
             model=_require(data, "model", str),
             variant=_require(data, "variant", str),
@@ -269,7 +283,9 @@ class CheckpointData:
             machine=MachineInfo.from_json(_require(data, "machine", dict)),
             variants={variant.name: variant for variant in parsed_variants},
             measurements=[Measurement.from_json(item) for item in measurements],
-            server_only=_number_map(_optional_mapping(data, "server_only"), "server_only"),
+            server_only=_number_map(
+                _optional_mapping(data, "server_only"), "server_only"
+            ),
             created_at=float(_require(data, "created_at", (int, float))),
             saved_at=data.get("saved_at"),
         )
@@ -277,7 +293,9 @@ class CheckpointData:
 
 def _require_mapping(data: Any, what: str) -> bool:
     if not isinstance(data, dict):
-        raise CheckpointFormatError(f"{what} is a {type(data).__name__}, expected an object")
+        raise CheckpointFormatError(
+            f"{what} is a {type(data).__name__}, expected an object"
+        )
     return True
 
 

@@ -55,12 +55,16 @@ class StopRequests:
         while self._logged < min(self.interrupts, IMMEDIATE_AFTER):
             self._logged += 1
             if self._logged == 1:
-                action = "finishing the current perf_analyzer run, then saving and exiting"
+                action = (
+                    "finishing the current perf_analyzer run, then saving and exiting"
+                )
             elif self._logged < IMMEDIATE_AFTER:
                 action = "send one more to save and exit at once"
             else:
                 action = "saving and exiting now"
-            logger.info("Received SIGINT %d/%d: %s", self._logged, IMMEDIATE_AFTER, action)
+            logger.info(
+                "Received SIGINT %d/%d: %s", self._logged, IMMEDIATE_AFTER, action
+            )
         if self.terminated and self._logged < IMMEDIATE_AFTER + 1:
             self._logged = IMMEDIATE_AFTER + 1
             logger.info("Received SIGTERM: saving and exiting now")

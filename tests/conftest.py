@@ -19,7 +19,9 @@ def example_repository() -> Path:
     return EXAMPLE_REPOSITORY
 
 
-def run_cli(*arguments: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *arguments: str, cwd: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``python -m analyzer_core`` in ``cwd`` and return the finished process."""
     environment = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLE_REPOSITORY, run_cli
 
 pytestmark = pytest.mark.slow
@@ -37,7 +36,9 @@ def test_sweep_exits_zero(sweep):
 
 def test_sweep_writes_checkpoint_zero(sweep):
     workdir, _ = sweep
-    assert sorted(p.name for p in (workdir / "checkpoints").glob("*.ckpt")) == ["0.ckpt"]
+    assert sorted(p.name for p in (workdir / "checkpoints").glob("*.ckpt")) == [
+        "0.ckpt"
+    ]
     document = json.loads((workdir / "checkpoints" / "0.ckpt").read_text())
     variants = {v["name"] for v in document["variants"]}
     assert variants == {"add_sub_config_default", "add_sub_config_0"}
@@ -76,8 +77,12 @@ def test_rerun_writes_no_new_index(sweep):
     again = run_cli(*SWEEP, cwd=workdir)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "No new measurements; no checkpoint written" in again.stderr
-    assert "Skipping add_sub_config_0: all 2 load points already measured" in again.stderr
-    assert sorted(p.name for p in (workdir / "checkpoints").glob("*.ckpt")) == ["0.ckpt"]
+    assert (
+        "Skipping add_sub_config_0: all 2 load points already measured" in again.stderr
+    )
+    assert sorted(p.name for p in (workdir / "checkpoints").glob("*.ckpt")) == [
+        "0.ckpt"
+    ]
     assert (workdir / "checkpoints" / "0.ckpt").read_bytes() == before
 
 
@@ -92,12 +97,20 @@ def test_report_pdfs_name_model_and_index(sweep):
     workdir, _ = sweep
     report = run_cli("report", "--export-path", "out", cwd=workdir)
     assert report.returncode == 0, report.stderr[-3000:]
-    summaries = list((workdir / "out" / "reports" / "summaries" / "add_sub").glob("*.pdf"))
+    summaries = list(
+        (workdir / "out" / "reports" / "summaries" / "add_sub").glob("*.pdf")
+    )
     assert len(summaries) == 1
     text = subprocess.run(
-        ["pdftotext", str(summaries[0]), "-"], capture_output=True, text=True, check=True
+        ["pdftotext", str(summaries[0]), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "add_sub" in text
     assert "0" in text
     detailed = list((workdir / "out" / "reports" / "detailed").glob("*/*.pdf"))
-    assert {p.parent.name for p in detailed} == {"add_sub_config_default", "add_sub_config_0"}
+    assert {p.parent.name for p in detailed} == {
+        "add_sub_config_default",
+        "add_sub_config_0",
+    }

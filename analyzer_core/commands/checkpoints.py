@@ -29,11 +29,15 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"{'index':>5}  {'saved':19}  {'measurements':>12}  {'size':>10}  models")
     for item in checkpoints:
-        saved = datetime.datetime.fromtimestamp(item.modified_at).strftime("%Y-%m-%d %H:%M:%S")
+        saved = datetime.datetime.fromtimestamp(item.modified_at).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
         try:
             data = read_checkpoint_file(item.path)
         except CheckpointError as error:
-            print(f"{item.index:>5}  {saved}  {'damaged':>12}  {item.size_bytes:>10}  {error}")
+            print(
+                f"{item.index:>5}  {saved}  {'damaged':>12}  {item.size_bytes:>10}  {error}"
+            )
             continue
         models = ", ".join(data.models()) or "-"
         count = len(data.measurements)

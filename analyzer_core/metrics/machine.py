@@ -54,4 +54,6 @@ def _text(value: str | bytes) -> str:
 
 
 def describe_machine(triton_version: str) -> MachineInfo:
-    return MachineInfo(cpu_model=cpu_model(), triton_version=triton_version, gpus=detect_gpus())
+    return MachineInfo(
+        cpu_model=cpu_model(), triton_version=triton_version, gpus=detect_gpus()
+    )

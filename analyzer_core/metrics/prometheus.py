@@ -34,7 +34,9 @@ def parse_prometheus_text(text: str) -> dict[str, list[tuple[dict[str, str], flo
     return samples
 
 
-def server_metrics(samples: dict[str, list[tuple[dict[str, str], float]]]) -> tuple[dict, dict]:
+def server_metrics(
+    samples: dict[str, list[tuple[dict[str, str], float]]],
+) -> tuple[dict, dict]:
     """Pick CPU metrics and per-GPU metrics (keyed by UUID) out of parsed samples."""
     cpu: dict[str, float] = {}
     for name, tag, scale in (
@@ -75,7 +77,9 @@ class MetricsSampler:
     _failures: int = 0
 
     def __enter__(self) -> MetricsSampler:
-        self._thread = threading.Thread(target=self._loop, name="metrics-sampler", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="metrics-sampler", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -98,7 +102,9 @@ class MetricsSampler:
         except requests.RequestException as error:
             self._failures += 1
             if self._failures == 1:
-                logger.warning("Reading Triton metrics from %s failed: %s", self.metrics_url, error)
+                logger.warning(
+                    "Reading Triton metrics from %s failed: %s", self.metrics_url, error
+                )
             return
         cpu, gpus = server_metrics(parse_prometheus_text(text))
         self._samples.append((cpu, gpus, process_tree_rss_mb(self.server_pid)))

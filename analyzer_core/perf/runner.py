@@ -25,7 +25,9 @@ class PerfSettings:
     """How perf_analyzer measures; the defaults follow Model Analyzer's."""
 
     measurement_interval_ms: int | None = None  # set: time windows of this length
-    measurement_request_count: int = 50  # otherwise: count windows of this many requests
+    measurement_request_count: int = (
+        50  # otherwise: count windows of this many requests
+    )
     max_retries: int = 3  # extra attempts, each with a window twice as long
     timeout_seconds: float = 600.0
     extra_flags: list[str] = field(default_factory=list)
@@ -64,13 +66,20 @@ class LoadPoint:
 
 
 class PerfAnalyzerRunner:
-    def __init__(self, settings: PerfSettings, grpc_url: str, metrics_url: str, log_directory: Path):
+    def __init__(
+        self,
+        settings: PerfSettings,
+        grpc_url: str,
+        metrics_url: str,
+        log_directory: Path,
+    ):
         self.settings = settings
         self.grpc_url = grpc_url
         self.metrics_url = metrics_url
         self.log_directory = log_directory
         self.executable = paths.perf_analyzer_path(settings.executable)
         self.environment = paths.perf_analyzer_environment()
+        self.total_seconds = 0.0
 
     def command(self, point: LoadPoint, csv_path: Path, scale: int) -> list[str]:
         command = [
@@ -91,18 +100,32 @@ class PerfAnalyzerRunner:
             command.append(f"--request-rate-range={point.request_rate}")
         if self.settings.measurement_interval_ms is not None:
             interval = self.settings.measurement_interval_ms * scale
-            command += ["--measurement-mode=time_windows", f"--measurement-interval={interval}"]
+            command += [
+                "--measurement-mode=time_windows",
+                f"--measurement-interval={interval}",
+            ]
         else:
             count = self.settings.measurement_request_count * scale
-            command += ["--measurement-mode=count_windows", f"--measurement-request-count={count}"]
+            command += [
+                "--measurement-mode=count_windows",
+                f"--measurement-request-count={count}",
+            ]
         return command + list(self.settings.extra_flags)
 
     def run(self, point: LoadPoint, abort_requested: Callable[[], bool]) -> RunResult:
         """Measure one load point, retrying an unstable measurement with longer windows."""
         result = None
         for attempt in range(self.settings.max_retries + 1):
-            result = self._run_once(point, scale=2**attempt, attempt=attempt, abort_requested=abort_requested)
-            if result.status is not RunStatus.FAILED or UNSTABLE_MESSAGE not in result.message:
+            result = self._run_once(
+                point,
+                scale=2**attempt,
+                attempt=attempt,
+                abort_requested=abort_requested,
+            )
+            if (
+                result.status is not RunStatus.FAILED
+                or UNSTABLE_MESSAGE not in result.message
+            ):
                 return result
             if attempt < self.settings.max_retries:
                 logger.warning(
@@ -112,7 +135,13 @@ class PerfAnalyzerRunner:
                 )  # fmt: skip
         return result
 
-    def _run_once(self, point: LoadPoint, scale: int, attempt: int, abort_requested: Callable[[], bool]) -> RunResult:
+    def _run_once(
+        self,
+        point: LoadPoint,
+        scale: int,
+        attempt: int,
+        abort_requested: Callable[[], bool],
+    ) -> RunResult:
         stem = f"{point.variant}-b{point.batch_size}-c{point.concurrency}-r{point.request_rate}-a{attempt}"
         stem = stem.replace("/", "_")
         csv_path = self.log_directory / f"{stem}.csv"
@@ -124,11 +153,17 @@ class PerfAnalyzerRunner:
         process = start_process(command, log_path, self.environment)
         status = self._wait(process, started, abort_requested)
         seconds = time.monotonic() - started
+        self.total_seconds += seconds
         if status is not None:
             return RunResult(status[0], None, log_path, status[1], seconds)
         return self._read_result(process.returncode, csv_path, log_path, seconds)
 
-    def _wait(self, process: subprocess.Popen, started: float, abort_requested: Callable[[], bool]):
+    def _wait(
+        self,
+        process: subprocess.Popen,
+        started: float,
+        abort_requested: Callable[[], bool],
+    ):
         while True:
             try:
                 process.wait(timeout=_POLL_SECONDS)
@@ -137,26 +172,37 @@ class PerfAnalyzerRunner:
                 pass
             if abort_requested():
                 stop_process_group(process, "perf_analyzer", grace_seconds=2.0)
-                return RunStatus.ABORTED, "perf_analyzer was stopped by a stop-now request"
+                return (
+                    RunStatus.ABORTED,
+                    "perf_analyzer was stopped by a stop-now request",
+                )
             if time.monotonic() - started > self.settings.timeout_seconds:
                 stop_process_group(process, "perf_analyzer", grace_seconds=2.0)
                 return RunStatus.FAILED, (
                     f"perf_analyzer timed out after {self.settings.timeout_seconds:.0f} s and was killed"
                 )
 
-    def _read_result(self, returncode: int, csv_path: Path, log_path: Path, seconds: float) -> RunResult:
+    def _read_result(
+        self, returncode: int, csv_path: Path, log_path: Path, seconds: float
+    ) -> RunResult:
         tail = read_tail(log_path, 2000)
         if returncode < 0:
             message = f"perf_analyzer died from signal {-returncode}"
-            return RunResult(RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds)
+            return RunResult(
+                RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds
+            )
         if returncode != 0:
             message = f"perf_analyzer exited with status {returncode}"
-            return RunResult(RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds)
+            return RunResult(
+                RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds
+            )
         try:
             text = csv_path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
             message = "perf_analyzer exited with status 0 but wrote no CSV"
-            return RunResult(RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds)
+            return RunResult(
+                RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds
+            )
         rows = parse_perf_csv(text)
         if not rows or "perf_throughput" not in rows[0].metrics:
             message = f"perf_analyzer's CSV {csv_path} has no measurement row"

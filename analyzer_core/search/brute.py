@@ -34,7 +34,9 @@ def concurrency_sweep(minimum: int, maximum: int) -> list[int]:
     return values
 
 
-def throughput_saturated(throughputs: list[float], window: int = 4, min_gain: float = 0.05) -> bool:
+def throughput_saturated(
+    throughputs: list[float], window: int = 4, min_gain: float = 0.05
+) -> bool:
     """True once the best of the last ``window - 1`` steps gains ``min_gain`` or less over
     the step before them."""
     if len(throughputs) < window:
@@ -54,7 +56,9 @@ class SearchLimits:
 
 
 class BruteSearch:
-    def __init__(self, model: str, supports_batching: bool, limits: SearchLimits) -> None:
+    def __init__(
+        self, model: str, supports_batching: bool, limits: SearchLimits
+    ) -> None:
         self.model = model
         self.supports_batching = supports_batching
         self.limits = limits
@@ -66,14 +70,18 @@ class BruteSearch:
         settings = [VariantSettings()]
         if self.limits.default_only:
             return settings
-        for count in range(self.limits.min_instance_count, self.limits.max_instance_count + 1):
+        for count in range(
+            self.limits.min_instance_count, self.limits.max_instance_count + 1
+        ):
             settings += self._row(count)
         return settings
 
     def _row(self, count: int) -> list[VariantSettings]:
         if not self.supports_batching:
             return [VariantSettings(instance_count=count)]
-        batch_sizes = powers_of_two(self.limits.min_model_batch_size, self.limits.max_model_batch_size)
+        batch_sizes = powers_of_two(
+            self.limits.min_model_batch_size, self.limits.max_model_batch_size
+        )
         return [VariantSettings(count, size, True) for size in batch_sizes]
 
     def report(self, best_throughput: float) -> None:
@@ -84,7 +92,9 @@ class BruteSearch:
         yield VariantSettings()
         if self.limits.default_only:
             return
-        for count in range(self.limits.min_instance_count, self.limits.max_instance_count + 1):
+        for count in range(
+            self.limits.min_instance_count, self.limits.max_instance_count + 1
+        ):
             yield from self._walk_row(self._row(count))
 
     def _walk_row(self, row: list[VariantSettings]) -> Iterator[VariantSettings]:
@@ -92,7 +102,11 @@ class BruteSearch:
         for position, settings in enumerate(row):
             self._last_throughput = 0.0
             yield settings
-            if self.limits.early_exit and position > 0 and self._last_throughput <= best_smaller:
+            if (
+                self.limits.early_exit
+                and position > 0
+                and self._last_throughput <= best_smaller
+            ):
                 self.pruned += row[position + 1 :]
                 if position + 1 < len(row):
                     logger.info(

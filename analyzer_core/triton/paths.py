@@ -37,7 +37,9 @@ def pytriton_directory() -> Path:
 def tritonserver_path() -> Path:
     path = pytriton_directory() / "tritonserver" / "bin" / "tritonserver"
     if not path.is_file():
-        raise ServerError(f"tritonserver not found at {path}; reinstall nvidia-pytriton==0.7.0.")
+        raise ServerError(
+            f"tritonserver not found at {path}; reinstall nvidia-pytriton==0.7.0."
+        )
     return path
 
 
@@ -85,7 +87,9 @@ def _link(link: Path, target: Path) -> None:
 def perf_analyzer_path(explicit: Path | None = None) -> Path:
     if explicit is not None:
         if not explicit.is_file():
-            raise PerfAnalyzerError(f"perf_analyzer not found at {explicit}; check --perf-analyzer-path.")
+            raise PerfAnalyzerError(
+                f"perf_analyzer not found at {explicit}; check --perf-analyzer-path."
+            )
         return explicit
     beside_python = Path(sys.executable).parent / "perf_analyzer"
     if beside_python.is_file():

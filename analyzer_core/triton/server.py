@@ -79,9 +79,13 @@ class TritonServer:
         try:
             self.client.load_model(name, config=override)
         except InferenceServerException as error:
-            raise ServerError(f"Triton failed to load model {name!r}: {error.message()}") from error
+            raise ServerError(
+                f"Triton failed to load model {name!r}: {error.message()}"
+            ) from error
         if not self.client.is_model_ready(name):
-            raise ServerError(f"Model {name!r} loaded but is not ready; see the Triton log.")
+            raise ServerError(
+                f"Model {name!r} loaded but is not ready; see the Triton log."
+            )
         return time.monotonic() - started
 
     def unload_model(self, name: str, timeout: float = 60.0) -> None:
@@ -96,7 +100,9 @@ class TritonServer:
             if not self._model_state_ready(name):
                 return
             time.sleep(_POLL_SECONDS)
-        logger.warning("Model %s still loaded %.0f s after the unload request", name, timeout)
+        logger.warning(
+            "Model %s still loaded %.0f s after the unload request", name, timeout
+        )
 
     def _model_state_ready(self, name: str) -> bool:
         index = self.client.get_model_repository_index(as_json=True)
@@ -122,7 +128,11 @@ class LocalTritonServer(TritonServer):
         grpc_port: int | None = None,
         metrics_port: int | None = None,
     ) -> None:
-        for port, what in ((http_port, "HTTP"), (grpc_port, "gRPC"), (metrics_port, "metrics")):
+        for port, what in (
+            (http_port, "HTTP"),
+            (grpc_port, "gRPC"),
+            (metrics_port, "metrics"),
+        ):
             if port is not None:
                 check_port_free(port, what)
         self.ports = {
@@ -140,7 +150,9 @@ class LocalTritonServer(TritonServer):
         self.model_repository = model_repository
         self.log_path = log_path
         self.process = None
-        self._backend_directory = tempfile.TemporaryDirectory(prefix="analyzer-backends-")
+        self._backend_directory = tempfile.TemporaryDirectory(
+            prefix="analyzer-backends-"
+        )
 
     def command(self) -> list[str]:
         backends = paths.prepare_backend_directory(Path(self._backend_directory.name))
@@ -165,7 +177,9 @@ class LocalTritonServer(TritonServer):
     def start(self, timeout: float = 60.0) -> None:
         logger.info("Starting Triton Inference Server; its log is %s", self.log_path)
         command = self.command()
-        self.process = start_process(command, self.log_path, paths.tritonserver_environment())
+        self.process = start_process(
+            command, self.log_path, paths.tritonserver_environment()
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -196,6 +210,9 @@ class LocalTritonServer(TritonServer):
         self.close()
         if self.process is not None:
             stop_process_group(self.process, "tritonserver")
-            logger.info("Stopped Triton Inference Server (exit status %s)", self.process.returncode)
+            logger.info(
+                "Stopped Triton Inference Server (exit status %s)",
+                self.process.returncode,
+            )
             self.process = None
         self._backend_directory.cleanup()

@@ -71,7 +71,9 @@ def apply_settings(
     """Return a copy of ``default_config`` with ``settings`` applied."""
     config = json.loads(json.dumps(default_config))
     if settings.instance_count is not None:
-        config["instance_group"] = [{"count": settings.instance_count, "kind": instance_kind}]
+        config["instance_group"] = [
+            {"count": settings.instance_count, "kind": instance_kind}
+        ]
     if settings.max_batch_size is not None:
         config["max_batch_size"] = settings.max_batch_size
     if settings.dynamic_batching:
@@ -84,7 +86,9 @@ def apply_settings(
     try:
         json_format.ParseDict(config, model_config_pb2.ModelConfig())
     except json_format.ParseError as error:
-        raise ConfigError(f"Invalid model config parameter in {settings}: {error}") from error
+        raise ConfigError(
+            f"Invalid model config parameter in {settings}: {error}"
+        ) from error
     return config
 
 
@@ -103,7 +107,10 @@ def config_identity(config: dict[str, Any]) -> str:
 
 
 def write_variant(
-    output_repository: Path, model_directory: Path, variant_name: str, config: dict[str, Any]
+    output_repository: Path,
+    model_directory: Path,
+    variant_name: str,
+    config: dict[str, Any],
 ) -> Path:
     """Write a variant as a model directory: its config and links to the model's versions."""
     variant_directory = output_repository / variant_name
@@ -118,7 +125,9 @@ def write_variant(
             if link.is_symlink() and link.resolve() == item.resolve():
                 continue
             if link.is_dir() and not link.is_symlink():
-                raise ConfigError(f"{link} is a directory this tool did not create; remove it.")
+                raise ConfigError(
+                    f"{link} is a directory this tool did not create; remove it."
+                )
             link.unlink()
         link.symlink_to(item.resolve())
     return variant_directory

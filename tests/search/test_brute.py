@@ -25,7 +25,9 @@ def test_saturation_needs_four_steps():
 
 
 def test_default_comes_first():
-    search = BruteSearch("m", True, SearchLimits(max_instance_count=2, max_model_batch_size=2))
+    search = BruteSearch(
+        "m", True, SearchLimits(max_instance_count=2, max_model_batch_size=2)
+    )
     visited = list(search)
     assert visited[0] == VariantSettings()
     assert visited[1:] == [
@@ -54,7 +56,9 @@ def test_batch_size_search_stops_without_gain():
 
 
 def test_early_exit_off_visits_all():
-    limits = SearchLimits(max_instance_count=1, max_model_batch_size=4, early_exit=False)
+    limits = SearchLimits(
+        max_instance_count=1, max_model_batch_size=4, early_exit=False
+    )
     search = BruteSearch("m", True, limits)
     visited = []
     for settings in search:

@@ -65,11 +65,16 @@ def test_missing_config_named(tmp_path):
 
 def test_write_variant_links_versions(example_repository, tmp_path):
     default = read_model_config(example_repository / "add_sub")
-    directory = write_variant(tmp_path, example_repository / "add_sub", "add_sub_config_0", default)
+    directory = write_variant(
+        tmp_path, example_repository / "add_sub", "add_sub_config_0", default
+    )
     written = read_model_config(directory)
     assert written["name"] == "add_sub_config_0"
     assert (directory / "1").is_symlink()
     assert (directory / "1" / "model.py").is_file()
     # Writing again is idempotent.
     write_variant(tmp_path, example_repository / "add_sub", "add_sub_config_0", default)
-    assert Path(directory / "1").resolve() == (example_repository / "add_sub" / "1").resolve()
+    assert (
+        Path(directory / "1").resolve()
+        == (example_repository / "add_sub" / "1").resolve()
+    )
