@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 COMMANDS = {
     "profile": "Measure model configuration variants on Triton with perf_analyzer.",
-    "report": "Write data tables and summary and detailed PDF reports from a checkpoint.",
+    "report": "Write data tables and summary and detailed PDFs from a checkpoint.",
     "checkpoints": "List the checkpoints in a directory with their time and size.",
 }
 
@@ -36,10 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, summary in COMMANDS.items():
-        try:  # TEMPORARY while the report command is written
-            module = importlib.import_module(f"analyzer_core.commands.{name}")
-        except ModuleNotFoundError:
-            continue
+        module = importlib.import_module(f"analyzer_core.commands.{name}")
         subparser = subparsers.add_parser(name, help=summary, description=summary)
         module.add_arguments(subparser)
     return parser

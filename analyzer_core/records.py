@@ -63,7 +63,7 @@ class Variant:
         return "dynamic_batching" in self.config
 
     def describe(self) -> str:
-        """Summarise the settings, for example ``2 CPU instances, max batch 8, dynamic batching``."""
+        """Summarise the settings: ``2 CPU instances, max batch size 8, dynamic batching``."""
         plural = "s" if self.instance_count != 1 else ""
         parts = [f"{self.instance_count} {self.instance_kind} instance{plural}"]
         parts.append(f"max batch size {self.max_batch_size}")

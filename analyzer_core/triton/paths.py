@@ -1,4 +1,4 @@
-"""Where the bundled tritonserver and perf_analyzer binaries live, and their environments.
+"""The bundled tritonserver and perf_analyzer binaries and their environments.
 
 ``tritonserver`` 2.51 comes from the ``nvidia-pytriton`` wheel (with its shared
 libraries in ``nvidia_pytriton.libs`` and a Python-backend stub per Python

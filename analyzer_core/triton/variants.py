@@ -112,7 +112,7 @@ def write_variant(
     variant_name: str,
     config: dict[str, Any],
 ) -> Path:
-    """Write a variant as a model directory: its config and links to the model's versions."""
+    """Write a variant as a model directory: its config, and links to the model's files."""
     variant_directory = output_repository / variant_name
     variant_directory.mkdir(parents=True, exist_ok=True)
     named = dict(config, name=variant_name)
