@@ -1,0 +1,116 @@
+"""``report``: write tables and PDF reports from a checkpoint, without Triton."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from analyzer_core.reports.generate import generate_reports
+from analyzer_core.results.settings import (
+    RankingSettings,
+    load_ranking_settings,
+    validate_constraints,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint-directory",
+        type=Path,
+        default=Path("checkpoints"),
+        help="directory of N.ckpt files (default: ./checkpoints)",
+    )
+    parser.add_argument(
+        "--checkpoint-index",
+        type=int,
+        default=None,
+        help="checkpoint to report on (default: the highest index)",
+    )
+    parser.add_argument(
+        "--export-path",
+        type=Path,
+        default=Path("."),
+        help="directory that receives results/ and reports/ (default: .)",
+    )
+    parser.add_argument(
+        "--config-file",
+        type=Path,
+        default=None,
+        help="YAML file with objectives, constraints, profile_models and "
+        "num_configs_per_model, as Model Analyzer reads them",
+    )
+    parser.add_argument(
+        "--latency-budget",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="maximum p99 latency in milliseconds (overrides the config file)",
+    )
+    parser.add_argument(
+        "--min-throughput",
+        type=float,
+        default=None,
+        metavar="N",
+        help="minimum throughput in inferences per second (overrides the config file)",
+    )
+    parser.add_argument(
+        "--top-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="number of top variants to chart per model (default: 3)",
+    )
+    parser.add_argument(
+        "--profile-models",
+        default=None,
+        metavar="A,B",
+        help="comma-separated models to report on (default: every model)",
+    )
+    parser.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="write tables and summary reports, no detailed report per variant",
+    )
+
+
+def ranking_settings(args: argparse.Namespace) -> RankingSettings:
+    """Combine the config file with the flags; flags win."""
+    settings = (
+        load_ranking_settings(args.config_file)
+        if args.config_file
+        else RankingSettings()
+    )
+    if args.latency_budget is not None:
+        settings.constraints["perf_latency_p99"] = {"max": args.latency_budget}
+    if args.min_throughput is not None:
+        settings.constraints["perf_throughput"] = {"min": args.min_throughput}
+    if args.top_n is not None:
+        settings.top_n = args.top_n
+    if args.profile_models:
+        names = [name.strip() for name in args.profile_models.split(",")]
+        settings.models = [name for name in names if name]
+    validate_constraints(settings.constraints, "command-line constraints")
+    settings.__post_init__()
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    output = generate_reports(
+        args.checkpoint_directory,
+        args.export_path,
+        index=args.checkpoint_index,
+        settings=ranking_settings(args),
+        detailed=not args.summary_only,
+    )
+    print(f"Reports of checkpoint {output.checkpoint_index}:")
+    for kind, path in output.tables.items():
+        print(f"  table {kind}: {path}")
+    for model, path in output.summaries.items():
+        print(f"  summary {model}: {path}")
+    for model, path in output.configs.items():
+        print(f"  best config {model}: {path}")
+    for variant, path in output.detailed.items():
+        print(f"  detailed {variant}: {path}")
+    for warning in output.warnings:
+        print(f"warning: {warning}")
+    return 0

@@ -1,0 +1,114 @@
+"""The ``report`` command: flags, errors that create nothing, a full run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from report_helpers import BrokenRenderer, disable_charts, save
+
+from analyzer_core.commands import report
+from analyzer_core.errors import ConfigError
+from analyzer_core.results.synthetic import synthetic_checkpoint
+
+
+@pytest.fixture
+def no_charts(monkeypatch: pytest.MonkeyPatch) -> type[BrokenRenderer]:
+    return disable_charts(monkeypatch)
+
+
+def parse(*arguments: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    return parser.parse_args(arguments)
+
+
+def test_flags_become_constraints() -> None:
+    args = parse("--latency-budget", "25", "--min-throughput", "100", "--top-n", "5")
+
+    settings = report.ranking_settings(args)
+
+    assert settings.constraints == {
+        "perf_latency_p99": {"max": 25.0},
+        "perf_throughput": {"min": 100.0},
+    }
+    assert settings.top_n == 5
+
+
+def test_flags_override_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "constraints:\n  perf_latency_p99: {max: 50}\nprofile_models: a,b\n"
+    )
+    args = parse(
+        "--config-file", str(config), "--latency-budget", "10", "--profile-models", "c"
+    )
+
+    settings = report.ranking_settings(args)
+
+    assert settings.constraints == {"perf_latency_p99": {"max": 10.0}}
+    assert settings.models == ["c"]
+
+
+def test_invalid_top_n_rejected() -> None:
+    with pytest.raises(ConfigError):
+        report.ranking_settings(parse("--top-n", "0"))
+
+
+def test_run_prints_written_files(
+    tmp_path: Path, no_charts, capsys: pytest.CaptureFixture
+) -> None:
+    directory = save(tmp_path / "ckpt", synthetic_checkpoint({"resnet": 1}), index=2)
+    args = parse(
+        "--checkpoint-directory",
+        str(directory),
+        "--export-path",
+        str(tmp_path / "out"),
+        "--summary-only",
+    )
+
+    assert report.run(args) == 0
+
+    printed = capsys.readouterr().out
+    assert "Reports of checkpoint 2:" in printed
+    assert "summary-ckpt2.pdf" in printed
+    assert "detailed" not in printed
+    assert "warning: Charts left out" in printed
+
+
+def test_cli_without_checkpoint_fails(tmp_path: Path) -> None:
+    finished = run_cli(
+        "report",
+        "--checkpoint-directory",
+        "missing",
+        "--export-path",
+        "out",
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    assert finished.returncode == 2
+    assert "No checkpoint found in missing" in finished.stderr
+    assert "analyzer_core profile" in finished.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_unknown_model_fails(tmp_path: Path) -> None:
+    save(tmp_path / "checkpoints", synthetic_checkpoint({"resnet": 1}))
+
+    finished = run_cli(
+        "report",
+        "--profile-models",
+        "bert",
+        "--export-path",
+        "out",
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    assert finished.returncode == 2
+    assert "Model bert not found in checkpoint 0" in finished.stderr
+    assert len(finished.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
