@@ -1,0 +1,1 @@
+"""Streamlit dashboard: ``streamlit run dashboard/app.py`` from the working folder."""

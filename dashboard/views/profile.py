@@ -1,0 +1,323 @@
+"""Profile page: choose models and sweep limits, start and stop a profiling job.
+
+The job runs as ``python -m analyzer_core profile`` in its own process (see
+``analyzer_core.jobs``), so it keeps going when the browser tab closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import streamlit as st
+
+from analyzer_core import jobs
+from analyzer_core.access import BUNDLED_MODEL_REPOSITORY, resolve_existing_directory
+from analyzer_core.checkpoints.store import list_checkpoints
+from analyzer_core.config import list_repository_models
+from analyzer_core.errors import AnalyzerError, CheckpointError
+from analyzer_core.progress import JobState
+from dashboard import shared
+
+logger = logging.getLogger(__name__)
+
+ERROR_KEY = "profile_error"
+LOG_LINES = 20
+STATE_LABELS = {
+    JobState.STARTING: ":blue-badge[Starting]",
+    JobState.RUNNING: ":blue-badge[Running]",
+    JobState.STOPPING: ":orange-badge[Stopping after the current run]",
+    JobState.STOPPING_NOW: ":orange-badge[Stopping now]",
+    JobState.FINISHED: ":green-badge[Finished]",
+    JobState.STOPPED: ":gray-badge[Stopped]",
+    JobState.FAILED: ":red-badge[Failed]",
+}
+LATEST_CHECKPOINT = "latest"
+STOP_HELP = "Let the current perf_analyzer run finish, then save and exit."
+STOP_NOW_HELP = "Save a checkpoint and end Triton and perf_analyzer at once."
+
+
+def draw_repository() -> tuple[Path, list[str]] | None:
+    """Draw the repository input and model list.
+
+    Returns the resolved repository and the chosen models, or None for an
+    invalid repository.
+    """
+    st.text_input(
+        "Model repository",
+        value=shared.show_path(BUNDLED_MODEL_REPOSITORY),
+        key="model_repository",
+        persist_state="session",
+        help="Triton model repository: one folder per model with a config.pbtxt. "
+        "The bundled example is preselected.",
+    )
+    try:
+        repository = resolve_existing_directory(
+            st.session_state.model_repository,
+            shared.working_folder(),
+            shared.roots(),
+            "Model repository",
+        )
+    except AnalyzerError as error:
+        st.error(str(error))
+        return None
+
+    available = list_repository_models(repository)
+    if not available:
+        st.error(
+            f"Model repository {repository} holds no model: no sub-folder has a "
+            "config.pbtxt. Choose another repository."
+        )
+        return None
+
+    models = st.multiselect(
+        "Models",
+        available,
+        default=available,
+        key=f"models:{repository}",
+        persist_state="session",
+        help="Models to profile, one after the other.",
+    )
+    return repository, models
+
+
+def draw_limits() -> dict[str, int | None]:
+    """Draw the sweep limits, with the defaults of the profile command."""
+    columns = st.columns(4)
+    limits = {
+        "max_concurrency": columns[0].number_input(
+            "Max concurrency",
+            min_value=1,
+            value=1024,
+            help="Highest concurrency of the 1, 2, 4, … sweep per variant.",
+            key="profile_max_concurrency",
+            persist_state="session",
+        ),
+        "max_instance_count": columns[1].number_input(
+            "Max instance count",
+            min_value=1,
+            value=5,
+            help="Highest number of model instances a variant gets.",
+            key="profile_max_instance_count",
+            persist_state="session",
+        ),
+        "max_model_batch_size": columns[2].number_input(
+            "Max model batch size",
+            min_value=1,
+            value=128,
+            help="Highest max_batch_size of a variant (powers of two).",
+            key="profile_max_model_batch_size",
+            persist_state="session",
+        ),
+        "measurement_interval_ms": columns[3].number_input(
+            "Measurement interval (ms)",
+            min_value=100,
+            value=None,
+            step=500,
+            placeholder="count windows",
+            help="Time window of each perf_analyzer measurement, in milliseconds. "
+            "Empty: windows of 50 requests each.",
+            key="profile_measurement_interval_ms",
+            persist_state="session",
+        ),
+    }
+    return limits
+
+
+def draw_start_from(directory: Path) -> int | None:
+    """Draw the choice of checkpoint to continue from; return its index or None.
+
+    None lets the profile command load the latest checkpoint. A damaged latest
+    checkpoint makes that fail, so its error is shown here, before Start.
+    """
+    items = list_checkpoints(directory)
+    if not items:
+        return None
+
+    by_index = {item.index: item for item in items}
+    try:
+        shared.read_checkpoint(items[-1])
+    except CheckpointError as error:
+        st.error(f"{error} Choose an older checkpoint below to continue from.")
+
+    choice = st.selectbox(
+        "Continue from checkpoint",
+        [LATEST_CHECKPOINT, *sorted(by_index, reverse=True)],
+        format_func=lambda option: (
+            option
+            if option == LATEST_CHECKPOINT
+            else shared.describe_checkpoint(by_index[option])
+        ),
+        key="profile_start_from",
+        help="The run loads this checkpoint, skips what it already measured and "
+        "saves to a new index.",
+    )
+    return None if choice == LATEST_CHECKPOINT else int(choice)
+
+
+def start_profile(request: jobs.ProfileRequest) -> None:
+    """Start the job, keeping an error in session state so refreshes still show it."""
+    try:
+        jobs.start_profile_job(request, shared.working_folder())
+    except AnalyzerError as error:
+        logger.warning("Starting a profile job failed: %s", error)
+        st.session_state[ERROR_KEY] = str(error)
+    except OSError as error:
+        logger.exception("Starting a profile job failed")
+        st.session_state[ERROR_KEY] = f"Starting the profile job failed: {error}."
+
+
+def send_stop(job: jobs.Job, now: bool) -> None:
+    try:
+        if now:
+            jobs.request_stop_now(job)
+        else:
+            jobs.request_stop(job)
+    except AnalyzerError as error:
+        logger.warning("Stopping job %s failed: %s", job.record.job_id, error)
+        st.session_state[ERROR_KEY] = str(error)
+
+
+def draw_controls(
+    request: jobs.ProfileRequest | None, job: jobs.Job | None, active: bool
+) -> None:
+    row = st.container(horizontal=True)
+    start_disabled = request is None or not request.models or active
+    start = row.button("Start", type="primary", disabled=start_disabled)
+    stop = row.button("Stop", disabled=not active, help=STOP_HELP)
+    stop_now = row.button("Stop now", disabled=not active, help=STOP_NOW_HELP)
+    if not (start or stop or stop_now):
+        return
+
+    st.session_state.pop(ERROR_KEY, None)
+    if start:
+        start_profile(request)
+    else:
+        send_stop(job, now=stop_now)
+    st.rerun()
+
+
+def draw_snapshot(snapshot: jobs.JobSnapshot, job: jobs.Job) -> None:
+    status = snapshot.status
+    st.markdown(
+        f"**Job {snapshot.record.job_id}** {STATE_LABELS[snapshot.state]} · "
+        f"elapsed {shared.format_duration(snapshot.elapsed_seconds)} · "
+        f"pid {snapshot.record.pid}"
+    )
+    draw_progress(snapshot)
+    if status is not None and status.variant and snapshot.active:
+        st.caption(
+            f"Now measuring model {status.model}, variant {status.variant}, "
+            f"batch size {status.batch_size}, concurrency {status.concurrency}"
+        )
+    draw_outcome(snapshot)
+
+    st.caption(f"Last {LOG_LINES} lines of {shared.show_path(job.log_path)}")
+    log_text = "\n".join(snapshot.log_tail) or "(no output yet)"
+    st.code(log_text, language=None, wrap_lines=True)
+
+
+def draw_progress(snapshot: jobs.JobSnapshot) -> None:
+    status = snapshot.status
+    if status is None or status.planned <= 0:
+        st.progress(0.0, text="Planning the measurements")
+        return
+
+    fraction = min(1.0, status.done / status.planned)
+    text = f"{status.done} of {status.planned} measurements"
+    extras = []
+    if status.skipped:
+        extras.append(f"{status.skipped} already in the checkpoint")
+    if status.failed:
+        extras.append(f"{status.failed} failed")
+    if extras:
+        text += f" ({', '.join(extras)})"
+    st.progress(fraction, text=text)
+
+
+def draw_outcome(snapshot: jobs.JobSnapshot) -> None:
+    message = snapshot.message
+    if snapshot.state is JobState.FAILED:
+        st.error(message or "The profile job failed; the log below shows why.")
+    elif snapshot.state is JobState.FINISHED:
+        st.success(message or "Profiling finished.")
+    elif snapshot.state is JobState.STOPPED:
+        st.warning(message or "Profiling stopped before the end of the sweep.")
+    if snapshot.status is not None and snapshot.status.checkpoint_path:
+        path = shared.show_path(Path(snapshot.status.checkpoint_path))
+        st.caption(f"Checkpoint: {path}")
+
+
+def draw_job_panel(
+    request: jobs.ProfileRequest | None, directory: Path, refreshing: bool
+) -> None:
+    """Draw the buttons and the state of the directory's newest job.
+
+    A job that starts or ends changes whether the panel must refresh itself,
+    which only a full rerun can set, so the panel then reruns the whole page.
+    """
+    job = jobs.current_job(shared.working_folder(), directory)
+    snapshot = job.snapshot(LOG_LINES) if job is not None else None
+    active = snapshot is not None and snapshot.active
+    if active != refreshing:
+        st.rerun()
+
+    draw_controls(request, job, active)
+    if active:
+        st.caption(
+            "A job is profiling into this checkpoint directory; stop it before "
+            "starting another, or choose another directory in the sidebar."
+        )
+    elif request is not None and not request.models:
+        st.caption("Select at least one model to start.")
+    if ERROR_KEY in st.session_state:
+        st.error(st.session_state[ERROR_KEY])
+    if snapshot is None:
+        st.info(
+            f"No profiling job has run on `{shared.show_path(directory)}` from "
+            "this working folder yet."
+        )
+        return
+    draw_snapshot(snapshot, job)
+
+
+def build_request(
+    choice: tuple[Path, list[str]] | None,
+    limits: dict[str, int | None],
+    directory: Path,
+    index: int | None,
+) -> jobs.ProfileRequest | None:
+    if choice is None:
+        return None
+    repository, models = choice
+    return jobs.ProfileRequest(
+        model_repository=repository,
+        models=models,
+        checkpoint_directory=directory,
+        export_path=shared.working_folder().resolve(),
+        checkpoint_index=index,
+        **limits,
+    )
+
+
+def main() -> None:
+    st.title("Profile")
+    directory = shared.checkpoint_directory()
+    if directory is None:
+        return
+    st.caption(
+        "Measures model configuration variants on Triton with perf_analyzer and "
+        f"saves checkpoints to `{shared.show_path(directory)}` (set in the sidebar)."
+    )
+
+    choice = draw_repository()
+    limits = draw_limits()
+    index = draw_start_from(directory)
+    request = build_request(choice, limits, directory, index)
+
+    interval = shared.refresh_interval(directory)
+    panel = st.fragment(run_every=interval)(draw_job_panel)
+    panel(request, directory, refreshing=interval is not None)
+
+
+main()
