@@ -82,30 +82,36 @@ def draw_repository() -> tuple[Path, list[str]] | None:
 
 
 def draw_limits() -> dict[str, int | None]:
-    """Draw the sweep limits, with the defaults of the profile command."""
+    """Draw the sweep limits, small enough by default for a first run of minutes.
+
+    The profile command's own defaults (1024, 5 and 128) suit a long run.
+    """
     columns = st.columns(4)
     limits = {
         "max_concurrency": columns[0].number_input(
             "Max concurrency",
             min_value=1,
-            value=1024,
-            help="Highest concurrency of the 1, 2, 4, … sweep per variant.",
+            value=8,
+            help="Highest concurrency of the 1, 2, 4, … sweep per variant "
+            "(the command line's default is 1024).",
             key="profile_max_concurrency",
             persist_state="session",
         ),
         "max_instance_count": columns[1].number_input(
             "Max instance count",
             min_value=1,
-            value=5,
-            help="Highest number of model instances a variant gets.",
+            value=2,
+            help="Highest number of model instances a variant gets "
+            "(the command line's default is 5).",
             key="profile_max_instance_count",
             persist_state="session",
         ),
         "max_model_batch_size": columns[2].number_input(
             "Max model batch size",
             min_value=1,
-            value=128,
-            help="Highest max_batch_size of a variant (powers of two).",
+            value=8,
+            help="Highest max_batch_size of a variant, in powers of two "
+            "(the command line's default is 128).",
             key="profile_max_model_batch_size",
             persist_state="session",
         ),
