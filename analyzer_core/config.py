@@ -1,13 +1,33 @@
-"""Settings of a profile run, validated before anything starts."""
+"""Settings of a profile run, built from command-line and config file values.
+
+``analyzer_core.validation.validate`` checks them before anything starts.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from analyzer_core.config_file import profile_model_names
 from analyzer_core.errors import ConfigError
 from analyzer_core.perf.runner import PerfSettings
-from analyzer_core.search.brute import SearchLimits
+from analyzer_core.search.base import SearchLimits, SearchMode
+from analyzer_core.search.load import LoadPlan, doubling_sweep
+from analyzer_core.triton.server import LaunchMode, TritonSettings
+
+DEFAULT_MIN_REQUEST_RATE = 16
+DEFAULT_MAX_REQUEST_RATE = 8192
+
+
+@dataclass
+class ModelOptions:
+    """Settings of one model from ``profile_models.<model>`` in the config file."""
+
+    model_config_parameters: dict[str, Any] = field(default_factory=dict)
+    batch_sizes: list[int] | None = None
+    concurrency: list[int] | None = None
+    request_rates: list[float] | None = None
 
 
 @dataclass
@@ -27,6 +47,13 @@ class ProfileSettings:
     fresh_index: bool = False
     status_file: Path | None = None
     server_start_timeout: float = 120.0
+    search_mode: SearchMode = SearchMode.BRUTE
+    request_rates: list[float] | None = None
+    request_rate_search: bool = False
+    min_request_rate: int = DEFAULT_MIN_REQUEST_RATE
+    max_request_rate: int = DEFAULT_MAX_REQUEST_RATE
+    model_options: dict[str, ModelOptions] = field(default_factory=dict)
+    triton: TritonSettings = field(default_factory=TritonSettings)
 
     @property
     def output_repository(self) -> Path:
@@ -38,6 +65,147 @@ class ProfileSettings:
     def log_directory(self) -> Path:
         return self.export_path / "logs"
 
+    def options_for(self, model: str) -> ModelOptions:
+        return self.model_options.get(model) or ModelOptions()
+
+    def load_plan(self, model: str) -> LoadPlan:
+        """Return the load levels of ``model``. Its own lists come first, then the
+        global lists, then a request-rate sweep if requested, else a concurrency
+        sweep."""
+        options = self.options_for(model)
+        batch_sizes = options.batch_sizes or self.batch_sizes
+        if options.concurrency:
+            return LoadPlan(batch_sizes, concurrencies=options.concurrency)
+        if options.request_rates:
+            return LoadPlan(batch_sizes, request_rates=options.request_rates)
+        if self.concurrency:
+            return LoadPlan(batch_sizes, concurrencies=self.concurrency)
+        if self.request_rates:
+            return LoadPlan(batch_sizes, request_rates=self.request_rates)
+        if self.request_rate_search:
+            rates = doubling_sweep(self.min_request_rate, self.max_request_rate)
+            return LoadPlan(batch_sizes, request_rates=rates)
+        concurrencies = doubling_sweep(self.min_concurrency, self.max_concurrency)
+        return LoadPlan(batch_sizes, concurrencies=concurrencies)
+
+
+def settings_from_values(values: dict[str, Any]) -> ProfileSettings:
+    """Build settings from converted option values (see ``config_file``), keyed by
+    their YAML names; options left out take their defaults."""
+    for key, flag in (
+        ("model_repository", "--model-repository"),
+        ("profile_models", "--profile-models"),
+    ):
+        if key not in values:
+            raise ConfigError(
+                f"{flag} is missing; pass it or set {key} in the --config-file."
+            )
+    return ProfileSettings(
+        model_repository=values["model_repository"],
+        profile_models=profile_model_names(values["profile_models"], "profile_models"),
+        checkpoint_directory=values.get("checkpoint_directory", Path("checkpoints")),
+        export_path=values.get("export_path", Path(".")),
+        output_model_repository=values.get("output_model_repository_path"),
+        batch_sizes=values.get("batch_sizes", [1]),
+        concurrency=values.get("concurrency"),
+        min_concurrency=values.get("run_config_search_min_concurrency", 1),
+        max_concurrency=values.get("run_config_search_max_concurrency", 1024),
+        limits=_limits(values),
+        perf=_perf(values),
+        checkpoint_index=values.get("checkpoint_index"),
+        fresh_index=values.get("fresh_index", False),
+        status_file=values.get("status_file"),
+        search_mode=SearchMode(values.get("run_config_search_mode", "brute")),
+        request_rates=values.get("request_rate"),
+        request_rate_search=_request_rate_requested(values),
+        min_request_rate=values.get(
+            "run_config_search_min_request_rate", DEFAULT_MIN_REQUEST_RATE
+        ),
+        max_request_rate=values.get(
+            "run_config_search_max_request_rate", DEFAULT_MAX_REQUEST_RATE
+        ),
+        model_options=_model_options(values.get("model_options", {})),
+        triton=_triton(values),
+    )
+
+
+def _limits(values: dict[str, Any]) -> SearchLimits:
+    no_early_exit = values.get("no_early_exit", False)
+    return SearchLimits(
+        min_instance_count=values.get("run_config_search_min_instance_count", 1),
+        max_instance_count=values.get("run_config_search_max_instance_count", 5),
+        min_model_batch_size=values.get("run_config_search_min_model_batch_size", 1),
+        max_model_batch_size=values.get("run_config_search_max_model_batch_size", 128),
+        concurrency_early_exit=not (
+            no_early_exit or values.get("no_concurrency_early_exit", False)
+        ),
+        max_batch_size_early_exit=not (
+            no_early_exit or values.get("no_max_batch_size_early_exit", False)
+        ),
+        default_only=values.get("run_config_search_disable", False),
+    )
+
+
+def _perf(values: dict[str, Any]) -> PerfSettings:
+    return PerfSettings(
+        measurement_interval_ms=values.get("measurement_interval"),
+        measurement_request_count=values.get("measurement_request_count", 50),
+        max_retries=values.get("perf_analyzer_max_retries", 3),
+        timeout_seconds=values.get("perf_analyzer_timeout", 600.0),
+        extra_flags=values.get("perf_analyzer_flags", []),
+        executable=values.get("perf_analyzer_path"),
+    )
+
+
+def _request_rate_requested(values: dict[str, Any]) -> bool:
+    if values.get("concurrency") and _request_rate_keys(values):
+        raise ConfigError(
+            "--concurrency cannot be combined with "
+            f"{', '.join(_request_rate_keys(values))}; measure either concurrency "
+            "or request rate."
+        )
+    return bool(_request_rate_keys(values))
+
+
+def _request_rate_keys(values: dict[str, Any]) -> list[str]:
+    keys = (
+        "request_rate",
+        "request_rate_search_enable",
+        "run_config_search_min_request_rate",
+        "run_config_search_max_request_rate",
+    )
+    return [f"--{key.replace('_', '-')}" for key in keys if values.get(key)]
+
+
+def _model_options(sections: dict[str, dict[str, Any]]) -> dict[str, ModelOptions]:
+    return {
+        model: ModelOptions(
+            model_config_parameters=section.get("model_config_parameters") or {},
+            batch_sizes=section.get("batch_sizes"),
+            concurrency=section.get("concurrency"),
+            request_rates=section.get("request_rate"),
+        )
+        for model, section in sections.items()
+    }
+
+
+def _triton(values: dict[str, Any]) -> TritonSettings:
+    mode = LaunchMode(values.get("triton_launch_mode", "local"))
+    remote_keys = ("triton_grpc_endpoint", "triton_metrics_url")
+    local_keys = ("triton_http_port", "triton_grpc_port", "triton_metrics_port")
+    wrong = local_keys if mode is LaunchMode.REMOTE else remote_keys
+    misplaced = [f"--{key.replace('_', '-')}" for key in wrong if key in values]
+    if misplaced:
+        raise ConfigError(
+            f"{', '.join(misplaced)} cannot be used with --triton-launch-mode "
+            f"{mode.value}; remove it or change the launch mode."
+        )
+    settings = TritonSettings(launch_mode=mode)
+    for key in (*remote_keys, *local_keys):
+        if key in values:
+            setattr(settings, key.removeprefix("triton_"), values[key])
+    return settings
+
 
 def list_repository_models(model_repository: Path) -> list[str]:
     """Models in a repository: its subdirectories that hold a config.pbtxt."""
@@ -46,67 +214,3 @@ def list_repository_models(model_repository: Path) -> list[str]:
         for entry in model_repository.iterdir()
         if entry.is_dir() and (entry / "config.pbtxt").is_file()
     )
-
-
-def validate(settings: ProfileSettings) -> None:
-    """Reject bad settings with the field and the fix; raises ConfigError."""
-    repository = settings.model_repository
-    if not repository.is_dir():
-        raise ConfigError(
-            f"--model-repository {repository} is not a directory; pass the folder that "
-            "holds one sub-folder per model."
-        )
-    available = list_repository_models(repository)
-    if not settings.profile_models:
-        raise ConfigError(
-            f"--profile-models is empty; name one or more of: {', '.join(available) or 'none'}."
-        )
-    unknown = [name for name in settings.profile_models if name not in available]
-    if unknown:
-        raise ConfigError(
-            f"Model(s) {', '.join(unknown)} not found in {repository}; models there: "
-            f"{', '.join(available) or 'none (no sub-folder has a config.pbtxt)'}."
-        )
-    _check_positive("--batch-sizes", settings.batch_sizes)
-    if settings.concurrency is not None:
-        _check_positive("--concurrency", settings.concurrency)
-    limits = settings.limits
-    _check_range("concurrency", settings.min_concurrency, settings.max_concurrency)
-    _check_range("instance count", limits.min_instance_count, limits.max_instance_count)
-    _check_range(
-        "model batch size", limits.min_model_batch_size, limits.max_model_batch_size
-    )
-    perf = settings.perf
-    if perf.measurement_interval_ms is not None and perf.measurement_interval_ms <= 0:
-        raise ConfigError(
-            f"--measurement-interval {perf.measurement_interval_ms} must be a positive number of ms."
-        )
-    if perf.measurement_request_count <= 0:
-        raise ConfigError(
-            f"--measurement-request-count {perf.measurement_request_count} must be positive."
-        )
-
-
-def _check_positive(flag: str, values: list[int]) -> None:
-    if not values:
-        raise ConfigError(
-            f"{flag} is an empty list; give at least one positive integer."
-        )
-    bad = [value for value in values if value <= 0]
-    if bad:
-        raise ConfigError(
-            f"{flag} has non-positive value(s) {bad}; use integers of 1 or more."
-        )
-
-
-def _check_range(what: str, minimum: int, maximum: int) -> None:
-    flag = what.replace(" ", "-")
-    if minimum < 1:
-        raise ConfigError(
-            f"--run-config-search-min-{flag} {minimum} must be 1 or more."
-        )
-    if maximum < minimum:
-        raise ConfigError(
-            f"--run-config-search-max-{flag} {maximum} is below the minimum {minimum}; "
-            "raise the maximum or lower the minimum."
-        )

@@ -19,14 +19,16 @@ from analyzer_core.checkpoints.store import (
     LoadedCheckpoint,
     load_checkpoint,
 )
-from analyzer_core.config import ProfileSettings, validate
+from analyzer_core.config import ProfileSettings
 from analyzer_core.errors import AnalyzerError, CheckpointError, ServerError
+from analyzer_core.metrics.gpu import GpuSampler
 from analyzer_core.metrics.machine import describe_machine
 from analyzer_core.perf.runner import LoadPoint, PerfAnalyzerRunner
 from analyzer_core.progress import JobState
 from analyzer_core.recorder import RunRecorder
 from analyzer_core.records import CheckpointData, Variant, variant_name
-from analyzer_core.search.brute import BruteSearch, concurrency_sweep
+from analyzer_core.search.base import VariantSearch
+from analyzer_core.search.select import create_search
 from analyzer_core.stop import StopRequests
 from analyzer_core.sweep import (
     ModelFailed,
@@ -35,7 +37,7 @@ from analyzer_core.sweep import (
     SweepContext,
     measure_points,
 )
-from analyzer_core.triton.server import LocalTritonServer
+from analyzer_core.triton.server import LaunchMode, TritonServer, create_server
 from analyzer_core.triton.variants import (
     VariantSettings,
     apply_settings,
@@ -43,6 +45,7 @@ from analyzer_core.triton.variants import (
     read_model_config,
     write_variant,
 )
+from analyzer_core.validation import validate
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +59,10 @@ class Profiler:
         self.settings = settings
         self.stop = stop or StopRequests()
         self.recorder: RunRecorder | None = None
-        self.server: LocalTritonServer | None = None
+        self.server: TritonServer | None = None
         self.runner: PerfAnalyzerRunner | None = None
+        self.gpu_sampler: GpuSampler | None = None
+        self._model_planned = 0
         self.timings = {
             "load": 0.0,
             "perf": 0.0,
@@ -149,7 +154,8 @@ class Profiler:
         settings.output_repository.mkdir(parents=True, exist_ok=True)
         settings.log_directory.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        self.server = LocalTritonServer(
+        self.server = create_server(
+            settings.triton,
             settings.output_repository.resolve(),
             settings.log_directory / "tritonserver.log",
         )
@@ -163,11 +169,20 @@ class Profiler:
             settings.log_directory / "perf_analyzer",
         )
         self.runner.log_directory.mkdir(parents=True, exist_ok=True)
+        # NVML reads this machine's GPUs only, so a remote server's GPU metrics
+        # come from Triton's endpoint alone.
+        if settings.triton.launch_mode is LaunchMode.LOCAL:
+            self.gpu_sampler = GpuSampler()
+            if not self.gpu_sampler.open():
+                self.gpu_sampler = None
 
     def _shutdown(self) -> None:
         try:
             self._save()
         finally:
+            if self.gpu_sampler is not None:
+                self.gpu_sampler.close()
+                self.gpu_sampler = None
             if self.server is not None:
                 started = time.monotonic()
                 self.server.stop()
@@ -181,43 +196,45 @@ class Profiler:
     # -- planning -------------------------------------------------------------------------
 
     def _plan(self) -> None:
+        """Count the load points of every variant each search plans up front.
+
+        Searches that decide as they go (quick search) add to the count later,
+        and early exits count what they leave out as skipped, so at the end
+        done + skipped + failed equals planned unless the run was stopped.
+        """
         planned = 0
         for model in self.settings.profile_models:
             default_config = read_model_config(self.settings.model_repository / model)
             search = self._search(model, default_config)
-            for settings in search.all_settings():
-                planned += len(self._load_points(default_config, settings, ""))
+            planned += self._count_points(
+                model, default_config, search.planned_settings()
+            )
         self.recorder.status.planned = planned
 
-    def _search(self, model: str, default_config: dict) -> BruteSearch:
-        supports_batching = int(default_config.get("max_batch_size", 0)) > 0
-        return BruteSearch(model, supports_batching, self.settings.limits)
+    def _search(self, model: str, default_config: dict) -> VariantSearch:
+        return create_search(
+            model,
+            default_config,
+            self.settings.search_mode,
+            self.settings.limits,
+            self.settings.options_for(model).model_config_parameters,
+        )
+
+    def _count_points(
+        self, model: str, default_config: dict, settings: list[VariantSettings]
+    ) -> int:
+        return sum(
+            len(self._load_points(model, default_config, one, "")) for one in settings
+        )
 
     def _load_points(
-        self, default_config: dict, settings: VariantSettings, name: str
+        self, model: str, default_config: dict, settings: VariantSettings, name: str
     ) -> list[LoadPoint]:
-        concurrencies = self.settings.concurrency or concurrency_sweep(
-            self.settings.min_concurrency, self.settings.max_concurrency
-        )
-        max_batch_size = settings.max_batch_size
-        if max_batch_size is None:
-            max_batch_size = int(default_config.get("max_batch_size", 0))
-        points = []
-        for batch_size in self.settings.batch_sizes:
-            if batch_size > max(max_batch_size, 1):
-                if name:
-                    logger.info(
-                        "Skipping client batch size %d for %s: above its max batch size %d",
-                        batch_size,
-                        name,
-                        max_batch_size,
-                    )
-                continue
-            points += [
-                LoadPoint(name, batch_size, concurrency)
-                for concurrency in concurrencies
-            ]
-        return points
+        """Return the load points of a variant. With a non-empty ``name``, log
+        each client batch size left out."""
+        max_batch_size = _max_batch_size(default_config, settings)
+        plan = self.settings.load_plan(model)
+        return plan.points(name, max_batch_size, log_skips=bool(name))
 
     # -- models and variants ------------------------------------------------------------------
 
@@ -225,30 +242,49 @@ class Profiler:
         for model in self.settings.profile_models:
             if self.stop.graceful:
                 return
+            counted_before = self._counted()
             try:
                 self._profile_model(model)
             except ModelFailed as error:
                 logger.error("%s", error)
+                rest = self._model_planned - (self._counted() - counted_before)
+                if rest > 0:
+                    self.recorder.progress(skipped=rest)
             self._save()
+
+    def _counted(self) -> int:
+        status = self.recorder.status
+        return status.done + status.skipped + status.failed
 
     def _profile_model(self, model: str) -> None:
         model_directory = self.settings.model_repository / model
         default_config = read_model_config(model_directory)
         search = self._search(model, default_config)
+        planned = search.planned_settings()
+        self._model_planned = self._count_points(model, default_config, planned)
         failures = ModelFailures()
         self.recorder.status.model = model
         for variant_settings in search:
+            if variant_settings not in planned:
+                planned.append(variant_settings)
+                self._plan_more(model, default_config, variant_settings)
             best = self._profile_variant(
                 model_directory, default_config, variant_settings, failures
             )
             search.report(best)
             if self.stop.graceful:
                 return
-        pruned = sum(
-            len(self._load_points(default_config, s, "")) for s in search.pruned
-        )
+        pruned = self._count_points(model, default_config, search.pruned)
         if pruned:
             self.recorder.progress(skipped=pruned)
+
+    def _plan_more(
+        self, model: str, default_config: dict, settings: VariantSettings
+    ) -> None:
+        added = self._count_points(model, default_config, [settings])
+        self._model_planned += added
+        self.recorder.status.planned += added
+        self.recorder.write_status()
 
     def _profile_variant(
         self,
@@ -262,7 +298,12 @@ class Profiler:
             default_config, variant_settings, self._instance_kind(default_config)
         )
         variant = self._variant_record(model, config, variant_settings.is_default)
-        points = self._load_points(default_config, variant_settings, variant.name)
+        points = self._load_points(
+            model, default_config, variant_settings, variant.name
+        )
+        if not points:
+            logger.info("Skipping %s: it has no load point to measure", variant.name)
+            return 0.0
         if all(self.recorder.find((model, *_point_key(point))) for point in points):
             logger.info(
                 "Skipping %s: all %d load points already measured",
@@ -301,8 +342,9 @@ class Profiler:
             server_pid=lambda: self.server.pid if self.server else None,
             recorder=self.recorder,
             stop=self.stop,
-            early_exit=self.settings.limits.early_exit,
+            early_exit=self.settings.limits.concurrency_early_exit,
             failures=failures,
+            gpu_sampler=self.gpu_sampler,
         )
 
     def _instance_kind(self, default_config: dict) -> str:
@@ -339,6 +381,15 @@ class Profiler:
             self.timings["server_start"],
             self.timings["server_stop"],
         )
+
+
+def _max_batch_size(default_config: dict, settings: VariantSettings) -> int:
+    for key, value in settings.extra:
+        if key == "max_batch_size":
+            return int(value)
+    if settings.max_batch_size is not None:
+        return settings.max_batch_size
+    return int(default_config.get("max_batch_size", 0))
 
 
 def _point_key(point: LoadPoint) -> tuple:

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analyzer_core.metrics.prometheus import MetricsSampler
+from analyzer_core.metrics.gpu import GpuSampler
+from analyzer_core.metrics.prometheus import MetricsSampler, add_free_memory
 from analyzer_core.perf.runner import (
     LoadPoint,
     PerfAnalyzerRunner,
@@ -15,7 +16,7 @@ from analyzer_core.perf.runner import (
 )
 from analyzer_core.recorder import RunRecorder
 from analyzer_core.records import Measurement, MeasurementStatus
-from analyzer_core.search.brute import throughput_saturated
+from analyzer_core.search.load import throughput_saturated
 from analyzer_core.stop import StopRequests
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ class ModelFailures:
 
 @dataclass
 class SweepContext:
+    """Inputs for measuring the load points of one variant.
+
+    ``early_exit`` stops raising concurrency (or request rate) once throughput
+    saturates. ``gpu_sampler`` is None without a local GPU.
+    """
+
     model: str
     runner: PerfAnalyzerRunner
     metrics_url: str
@@ -56,6 +63,7 @@ class SweepContext:
     stop: StopRequests
     early_exit: bool
     failures: ModelFailures
+    gpu_sampler: GpuSampler | None = None
 
 
 def measure_points(points: list[LoadPoint], context: SweepContext) -> None:
@@ -114,7 +122,9 @@ def measure_point(point: LoadPoint, context: SweepContext) -> float | None:
     recorder.status.batch_size = point.batch_size
     recorder.write_status()
 
-    with MetricsSampler(context.metrics_url, context.server_pid()) as sampler:
+    with MetricsSampler(
+        context.metrics_url, context.server_pid(), context.gpu_sampler
+    ) as sampler:
         result = context.runner.run(point, lambda: context.stop.immediate)
     if result.status is RunStatus.ABORTED:
         raise StopNow()
@@ -149,7 +159,7 @@ def _record_failure(point: LoadPoint, result: RunResult, context: SweepContext) 
     logger.error(
         "Measurement of %s failed: %s (log: %s)",
         point.describe(),
-        result.message.strip()[-500:],
+        result.message,
         result.log_path,
     )
     failed = Measurement(
@@ -172,7 +182,10 @@ def _record_failure(point: LoadPoint, result: RunResult, context: SweepContext) 
 
 
 def _merge_gpu(from_perf: dict, from_server: dict) -> dict:
+    """Per-GPU metrics from the server side, overridden by perf_analyzer's."""
     merged = {uuid: dict(values) for uuid, values in from_server.items()}
     for uuid, values in from_perf.items():
         merged.setdefault(uuid, {}).update(values)
+    for values in merged.values():
+        add_free_memory(values)
     return merged

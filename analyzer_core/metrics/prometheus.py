@@ -3,40 +3,55 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 
 import psutil
 import requests
 
+from analyzer_core.metrics.gpu import GpuSampler
+
 logger = logging.getLogger(__name__)
 
 _MB = 1e6
 
 
-def parse_prometheus_text(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Parse Prometheus text exposition into ``name -> [(labels, value)]``."""
-    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+# One sample line: name, optional {labels}, value, optional timestamp.
+_SAMPLE = re.compile(
+    r"^(?P<name>[A-Za-z_:][\w:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\S+)?$"
+)
+_LABEL = re.compile(r'(?P<key>[A-Za-z_]\w*)\s*=\s*"(?P<value>(?:[^"\\]|\\.)*)"')
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def parse_prometheus_text(text: str) -> Samples:
+    """Parse Prometheus text exposition into ``name -> [(labels, value)]``.
+
+    Comment lines, blank lines and lines that do not parse are skipped.
+    """
+    samples: Samples = {}
     for line in text.splitlines():
+        line = line.strip()
         if not line or line.startswith("#"):
             continue
-        head, _, value = line.rpartition(" ")
-        name, _, label_text = head.partition("{")
-        labels = {}
-        for pair in label_text.rstrip("}").split(","):
-            key, separator, raw = pair.partition("=")
-            if separator:
-                labels[key.strip()] = raw.strip().strip('"')
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
         try:
-            samples.setdefault(name.strip(), []).append((labels, float(value)))
+            value = float(match["value"])
         except ValueError:
             continue
+        labels = {
+            label["key"]: label["value"]
+            for label in _LABEL.finditer(match["labels"] or "")
+        }
+        samples.setdefault(match["name"], []).append((labels, value))
     return samples
 
 
-def server_metrics(
-    samples: dict[str, list[tuple[dict[str, str], float]]],
-) -> tuple[dict, dict]:
+def server_metrics(samples: Samples) -> tuple[dict, dict]:
     """Pick CPU metrics and per-GPU metrics (keyed by UUID) out of parsed samples."""
     cpu: dict[str, float] = {}
     for name, tag, scale in (
@@ -52,24 +67,40 @@ def server_metrics(
     for name, tag, scale in (
         ("nv_gpu_utilization", "gpu_utilization", 100.0),
         ("nv_gpu_memory_used_bytes", "gpu_used_memory", 1 / _MB),
+        ("nv_gpu_memory_total_bytes", "gpu_total_memory", 1 / _MB),
         ("nv_gpu_power_usage", "gpu_power_usage", 1.0),
     ):
         for labels, value in samples.get(name, []):
             uuid = labels.get("gpu_uuid")
             if uuid:
                 gpus.setdefault(uuid, {})[tag] = value * scale
+    for values in gpus.values():
+        add_free_memory(values)
     return cpu, gpus
+
+
+def add_free_memory(values: dict[str, float]) -> None:
+    """Set ``gpu_free_memory`` from total and used memory when both are known."""
+    if "gpu_total_memory" in values and "gpu_used_memory" in values:
+        values["gpu_free_memory"] = (
+            values["gpu_total_memory"] - values["gpu_used_memory"]
+        )
 
 
 @dataclass
 class MetricsSampler:
-    """Samples the metrics endpoint and the Triton process tree's memory in a thread.
+    """Samples Triton's metrics endpoint, NVML and the Triton process tree's memory
+    in a thread while perf_analyzer runs.
 
-    Utilization is averaged over the samples; memory is the maximum seen.
+    Utilization and power are averaged over the samples; used memory is the
+    maximum seen and free memory the minimum. Triton's ``nv_gpu_*`` values win
+    over NVML's for the same GPU. A failed scrape of the endpoint is logged once
+    and the other sources are still sampled.
     """
 
     metrics_url: str
     server_pid: int | None = None
+    gpu_sampler: GpuSampler | None = None
     interval_seconds: float = 0.5
     _samples: list[tuple[dict, dict, float | None]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -97,6 +128,13 @@ class MetricsSampler:
         self._sample(session)
 
     def _sample(self, session: requests.Session) -> None:
+        cpu, gpus = self._scrape(session)
+        if self.gpu_sampler is not None:
+            for uuid, values in self.gpu_sampler.sample().items():
+                gpus[uuid] = dict(values, **gpus.get(uuid, {}))
+        self._samples.append((cpu, gpus, process_tree_rss_mb(self.server_pid)))
+
+    def _scrape(self, session: requests.Session) -> tuple[dict, dict]:
         try:
             text = session.get(self.metrics_url, timeout=2).text
         except requests.RequestException as error:
@@ -105,9 +143,8 @@ class MetricsSampler:
                 logger.warning(
                     "Reading Triton metrics from %s failed: %s", self.metrics_url, error
                 )
-            return
-        cpu, gpus = server_metrics(parse_prometheus_text(text))
-        self._samples.append((cpu, gpus, process_tree_rss_mb(self.server_pid)))
+            return {}, {}
+        return server_metrics(parse_prometheus_text(text))
 
     def summary(self) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
         """Return CPU metrics and per-GPU metrics over the samples taken."""
@@ -124,11 +161,18 @@ class MetricsSampler:
             cpu["triton_rss"] = max(rss)
         for uuid in {uuid for sample in self._samples for uuid in sample[1]}:
             per_gpu = [sample[1][uuid] for sample in self._samples if uuid in sample[1]]
-            gpus[uuid] = {}
-            _reduce_into(gpus[uuid], per_gpu, "gpu_utilization", _mean)
-            _reduce_into(gpus[uuid], per_gpu, "gpu_power_usage", _mean)
-            _reduce_into(gpus[uuid], per_gpu, "gpu_used_memory", max)
+            gpus[uuid] = _summarize_gpu(per_gpu)
         return cpu, gpus
+
+
+def _summarize_gpu(samples: list[dict[str, float]]) -> dict[str, float]:
+    summary: dict[str, float] = {}
+    _reduce_into(summary, samples, "gpu_utilization", _mean)
+    _reduce_into(summary, samples, "gpu_power_usage", _mean)
+    _reduce_into(summary, samples, "gpu_used_memory", max)
+    _reduce_into(summary, samples, "gpu_total_memory", max)
+    _reduce_into(summary, samples, "gpu_free_memory", min)
+    return summary
 
 
 def _mean(values: list[float]) -> float:

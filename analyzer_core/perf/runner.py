@@ -16,19 +16,29 @@ from analyzer_core.triton import paths
 
 logger = logging.getLogger(__name__)
 
-UNSTABLE_MESSAGE = "Failed to obtain stable measurement"
+# perf_analyzer 2.51 prints one of these when the measurement window was too short
+# for a stable result; it usually exits non-zero, but may exit 0.
+UNSTABLE_MESSAGES = (
+    "Failed to obtain stable measurement",
+    "Please use a larger time window",
+)
 _POLL_SECONDS = 0.02
+_SCAN_CHUNK_BYTES = 1 << 20
+MESSAGE_OUTPUT_CHARS = 400
 
 
 @dataclass
 class PerfSettings:
-    """How perf_analyzer measures; the defaults follow Model Analyzer's."""
+    """Measurement settings of perf_analyzer, with Model Analyzer's defaults.
 
-    measurement_interval_ms: int | None = None  # set: time windows of this length
-    measurement_request_count: int = (
-        50  # otherwise: count windows of this many requests
-    )
-    max_retries: int = 3  # extra attempts, each with a window twice as long
+    With ``measurement_interval_ms`` set, perf_analyzer uses time windows of that
+    length; otherwise count windows of ``measurement_request_count`` requests.
+    Each of the ``max_retries`` extra attempts doubles the window.
+    """
+
+    measurement_interval_ms: int | None = None
+    measurement_request_count: int = 50
+    max_retries: int = 3
     timeout_seconds: float = 600.0
     extra_flags: list[str] = field(default_factory=list)
     executable: Path | None = None
@@ -47,6 +57,7 @@ class RunResult:
     log_path: Path
     message: str = ""
     seconds: float = 0.0
+    unstable: bool = False
 
 
 @dataclass
@@ -97,7 +108,7 @@ class PerfAnalyzerRunner:
         if point.concurrency is not None:
             command.append(f"--concurrency-range={point.concurrency}")
         else:
-            command.append(f"--request-rate-range={point.request_rate}")
+            command.append(f"--request-rate-range={point.request_rate:g}")
         if self.settings.measurement_interval_ms is not None:
             interval = self.settings.measurement_interval_ms * scale
             command += [
@@ -114,25 +125,28 @@ class PerfAnalyzerRunner:
 
     def run(self, point: LoadPoint, abort_requested: Callable[[], bool]) -> RunResult:
         """Measure one load point, retrying an unstable measurement with longer windows."""
+        attempts = self.settings.max_retries + 1
         result = None
-        for attempt in range(self.settings.max_retries + 1):
+        for attempt in range(attempts):
             result = self._run_once(
                 point,
                 scale=2**attempt,
                 attempt=attempt,
                 abort_requested=abort_requested,
             )
-            if (
-                result.status is not RunStatus.FAILED
-                or UNSTABLE_MESSAGE not in result.message
-            ):
+            if not result.unstable:
                 return result
-            if attempt < self.settings.max_retries:
+            if attempt + 1 < attempts:
                 logger.warning(
-                    "perf_analyzer could not get a stable measurement of %s (attempt %d of %d); "
-                    "retrying with a window %d times as long",
-                    point.describe(), attempt + 1, self.settings.max_retries + 1, 2 ** (attempt + 1),
+                    "perf_analyzer could not get a stable measurement of %s "
+                    "(attempt %d of %d); retrying with a window %d times as long",
+                    point.describe(), attempt + 1, attempts, 2 ** (attempt + 1),
                 )  # fmt: skip
+        logger.warning(
+            "perf_analyzer could not get a stable measurement of %s in %d attempt(s)",
+            point.describe(),
+            attempts,
+        )
         return result
 
     def _run_once(
@@ -142,8 +156,10 @@ class PerfAnalyzerRunner:
         attempt: int,
         abort_requested: Callable[[], bool],
     ) -> RunResult:
-        stem = f"{point.variant}-b{point.batch_size}-c{point.concurrency}-r{point.request_rate}-a{attempt}"
-        stem = stem.replace("/", "_")
+        stem = (
+            f"{point.variant}-b{point.batch_size}-c{point.concurrency}"
+            f"-r{point.request_rate}-a{attempt}"
+        ).replace("/", "_")
         csv_path = self.log_directory / f"{stem}.csv"
         log_path = self.log_directory / f"{stem}.log"
         csv_path.unlink(missing_ok=True)
@@ -163,7 +179,8 @@ class PerfAnalyzerRunner:
         process: subprocess.Popen,
         started: float,
         abort_requested: Callable[[], bool],
-    ):
+    ) -> tuple[RunStatus, str] | None:
+        """Wait for perf_analyzer; return a status and message if it was stopped."""
         while True:
             try:
                 process.wait(timeout=_POLL_SECONDS)
@@ -178,34 +195,57 @@ class PerfAnalyzerRunner:
                 )
             if time.monotonic() - started > self.settings.timeout_seconds:
                 stop_process_group(process, "perf_analyzer", grace_seconds=2.0)
+                seconds = self.settings.timeout_seconds
                 return RunStatus.FAILED, (
-                    f"perf_analyzer timed out after {self.settings.timeout_seconds:.0f} s and was killed"
+                    f"perf_analyzer timed out after {seconds:g} s and was killed"
                 )
 
     def _read_result(
         self, returncode: int, csv_path: Path, log_path: Path, seconds: float
     ) -> RunResult:
-        tail = read_tail(log_path, 2000)
+        failed = RunStatus.FAILED
         if returncode < 0:
-            message = f"perf_analyzer died from signal {-returncode}"
-            return RunResult(
-                RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds
-            )
+            message = _with_output(f"died from signal {-returncode}", log_path)
+            return RunResult(failed, None, log_path, message, seconds)
+        if log_mentions(log_path, UNSTABLE_MESSAGES):
+            message = _with_output(f"exited with status {returncode}", log_path)
+            return RunResult(failed, None, log_path, message, seconds, unstable=True)
         if returncode != 0:
-            message = f"perf_analyzer exited with status {returncode}"
-            return RunResult(
-                RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds
-            )
+            message = _with_output(f"exited with status {returncode}", log_path)
+            return RunResult(failed, None, log_path, message, seconds)
         try:
             text = csv_path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
-            message = "perf_analyzer exited with status 0 but wrote no CSV"
-            return RunResult(
-                RunStatus.FAILED, None, log_path, f"{message}: {tail}", seconds
-            )
+            message = _with_output("exited with status 0 but wrote no CSV", log_path)
+            return RunResult(failed, None, log_path, message, seconds)
         rows = parse_perf_csv(text)
         if not rows or "perf_throughput" not in rows[0].metrics:
             message = f"perf_analyzer's CSV {csv_path} has no measurement row"
-            return RunResult(RunStatus.FAILED, None, log_path, message, seconds)
+            return RunResult(failed, None, log_path, message, seconds)
         csv_path.unlink(missing_ok=True)
         return RunResult(RunStatus.OK, rows[0], log_path, "", seconds)
+
+
+def _with_output(what: str, log_path: Path, lines: int = 3) -> str:
+    """Return ``perf_analyzer <what>`` and the last non-empty lines of its output."""
+    tail = read_tail(log_path, 2000).splitlines()
+    last = [line.strip() for line in tail if line.strip()][-lines:]
+    output = " | ".join(last)[-MESSAGE_OUTPUT_CHARS:] or "(no output)"
+    return f"perf_analyzer {what}; its output ends with: {output}"
+
+
+def log_mentions(path: Path, markers: tuple[str, ...]) -> bool:
+    """Return True if the log contains any marker, reading it in bounded chunks."""
+    encoded = [marker.encode() for marker in markers]
+    overlap = max(len(marker) for marker in encoded)
+    previous = b""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_SCAN_CHUNK_BYTES):
+                window = previous + chunk
+                if any(marker in window for marker in encoded):
+                    return True
+                previous = window[-overlap:]
+    except OSError:
+        return False
+    return False

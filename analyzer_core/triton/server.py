@@ -12,18 +12,45 @@ import socket
 import tempfile
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from analyzer_core.errors import ServerError
+from analyzer_core.errors import ConfigError, ServerError
 from analyzer_core.processes import read_tail, start_process, stop_process_group
 from analyzer_core.triton import paths
+from analyzer_core.triton.variants import read_model_config
 
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.05
+
+# Unloading a model that does not exist succeeds only under explicit model control.
+_PROBE_MODEL = "analyzer_core_model_control_probe"
+
+
+class LaunchMode(Enum):
+    """Launch mode of Triton (``--triton-launch-mode``): started here or remote."""
+
+    LOCAL = "local"
+    REMOTE = "remote"
+
+
+@dataclass
+class TritonSettings:
+    """Launch mode, remote endpoints and local ports of Triton.
+
+    The remote endpoint defaults are Model Analyzer's.
+    """
+
+    launch_mode: LaunchMode = LaunchMode.LOCAL
+    grpc_endpoint: str = "localhost:8001"
+    metrics_url: str = "http://localhost:8002/metrics"
+    http_port: int | None = None
+    grpc_port: int | None = None
+    metrics_port: int | None = None
 
 
 def free_port() -> int:
@@ -56,6 +83,17 @@ class TritonServer:
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
         self._client: grpcclient.InferenceServerClient | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, or None when it is not a local child."""
+        return None
+
+    def start(self, timeout: float = 60.0) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.close()
 
     @property
     def client(self) -> grpcclient.InferenceServerClient:
@@ -216,3 +254,82 @@ class LocalTritonServer(TritonServer):
             )
             self.process = None
         self._backend_directory.cleanup()
+
+
+class RemoteTritonServer(TritonServer):
+    """A Triton that is already running, started by the user.
+
+    It must run with ``--model-control-mode=explicit`` and use the output model
+    repository of this run as (one of) its ``--model-repository`` folders, so
+    variants written there can be loaded and unloaded. Stopping only closes the
+    connection; the server keeps running.
+    """
+
+    def __init__(
+        self, grpc_endpoint: str, metrics_url: str, output_repository: Path
+    ) -> None:
+        super().__init__(Endpoints(grpc_endpoint, "", metrics_url))
+        self.output_repository = output_repository
+
+    def start(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"Remote Triton at {self.endpoints.grpc_url} is not ready after "
+                    f"{timeout:.0f} s; start it, or fix --triton-grpc-endpoint."
+                )
+            time.sleep(_POLL_SECONDS * 10)
+        self._check_explicit_model_control()
+        logger.info(
+            "Using remote Triton Inference Server %s at %s (metrics %s); "
+            "triton_rss is not measured because the server is not a local child",
+            self.version(),
+            self.endpoints.grpc_url,
+            self.endpoints.metrics_url,
+        )
+
+    def _check_explicit_model_control(self) -> None:
+        try:
+            self.client.unload_model(_PROBE_MODEL)
+        except InferenceServerException as error:
+            raise ConfigError(
+                f"Remote Triton at {self.endpoints.grpc_url} rejects model control "
+                f"({error.message()}); restart it with --model-control-mode=explicit."
+            ) from error
+
+    def load_model(self, name: str, config: dict | None = None) -> float:
+        """Load ``name`` with the config written to the output repository.
+
+        The config goes with the load request, so a stale ``config.pbtxt`` of
+        the same name in the server's repository cannot take its place.
+        """
+        index = self.client.get_model_repository_index(as_json=True)
+        if name not in {model.get("name") for model in index.get("models", [])}:
+            raise ConfigError(
+                f"Remote Triton at {self.endpoints.grpc_url} does not list variant "
+                f"{name!r} in its model repository; start it with "
+                f"--model-repository={self.output_repository.resolve()} (this run's "
+                "--output-model-repository-path)."
+            )
+        if config is None:
+            config = read_model_config(self.output_repository / name)
+        return super().load_model(name, config)
+
+
+def create_server(
+    settings: TritonSettings, model_repository: Path, log_path: Path
+) -> TritonServer:
+    """Return a server, not yet started: a local one on ``model_repository``, or a
+    remote one that must see ``model_repository`` among its own."""
+    if settings.launch_mode is LaunchMode.REMOTE:
+        return RemoteTritonServer(
+            settings.grpc_endpoint, settings.metrics_url, model_repository
+        )
+    return LocalTritonServer(
+        model_repository,
+        log_path,
+        http_port=settings.http_port,
+        grpc_port=settings.grpc_port,
+        metrics_port=settings.metrics_port,
+    )

@@ -64,3 +64,23 @@ def test_empty_cell_leaves_metric_absent():
 
 def test_empty_text_gives_no_rows():
     assert parse_perf_csv("") == []
+
+
+def test_request_rate_row_read():
+    text = "Request Rate,Inferences/Second,p99 latency\n40,39.8,2500\n"
+    [row] = parse_perf_csv(text)
+    assert row.request_rate == 40.0
+    assert row.concurrency is None
+    assert row.metrics["perf_throughput"] == 39.8
+
+
+def test_non_numeric_cell_skipped():
+    text = "Concurrency,Inferences/Second,p99 latency\n1,10,n/a\n"
+    [row] = parse_perf_csv(text)
+    assert "perf_latency_p99" not in row.metrics
+
+
+def test_blank_rows_skipped():
+    text = "Concurrency,Inferences/Second\n\n1,10\n,\n"
+    rows = parse_perf_csv(text)
+    assert len(rows) == 1

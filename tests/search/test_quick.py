@@ -1,0 +1,154 @@
+"""Quick search against brute search on synthetic throughput surfaces (no Triton)."""
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer_core.search.base import SearchLimits
+from analyzer_core.search.brute import BruteSearch
+from analyzer_core.search.quick import QuickSearch
+from analyzer_core.triton.variants import VariantSettings
+
+LIMITS = SearchLimits(max_instance_count=5, max_model_batch_size=128)
+
+
+def peak_surface(instances, log_batch, instance_weight=80.0, batch_weight=60.0):
+    """A throughput surface with one peak at (instances, 2**log_batch)."""
+
+    def throughput(settings):
+        if settings.is_default:
+            return 0.0
+        count = settings.instance_count
+        log_size = math.log2(settings.max_batch_size or 1)
+        distance = (
+            instance_weight * (count - instances) ** 2
+            + batch_weight * (log_size - log_batch) ** 2
+        )
+        return 1000.0 / (1.0 + distance)
+
+    return throughput
+
+
+def cpu_like_surface(settings):
+    """Throughput rises to 2 instances (2 cores) and flattens in batch size past 16."""
+    if settings.is_default:
+        return 0.0
+    cores = {1: 0.6, 2: 1.0, 3: 0.95, 4: 0.9, 5: 0.85}[settings.instance_count]
+    size = settings.max_batch_size
+    return 1000.0 * cores * min(size, 16) / 16 - 0.5 * size
+
+
+def drive(search, surface):
+    """Run a search as the profiler does; return the variants in visiting order."""
+    visited = []
+    for variant in search:
+        visited.append(variant)
+        search.report(surface(variant))
+    return visited
+
+
+def best(visited, surface):
+    return max(visited, key=surface)
+
+
+def test_same_best_as_brute():
+    surface = peak_surface(2, 4)
+    brute = drive(BruteSearch("m", True, LIMITS), surface)
+    quick = drive(QuickSearch("m", True, LIMITS, 1, 8), surface)
+    assert best(quick, surface) == best(brute, surface)
+    assert best(quick, surface) == VariantSettings(2, 16, True)
+
+
+def test_far_fewer_variants_than_brute():
+    surface = peak_surface(2, 4)
+    brute = drive(BruteSearch("m", True, LIMITS), surface)
+    quick = drive(QuickSearch("m", True, LIMITS, 1, 8), surface)
+    assert len(brute) == 31
+    assert len(quick) == 10
+
+
+def test_cpu_like_surface_matches_brute():
+    brute = drive(BruteSearch("m", True, LIMITS), cpu_like_surface)
+    quick = drive(QuickSearch("m", True, LIMITS, 1, 8), cpu_like_surface)
+    assert best(quick, cpu_like_surface) == best(brute, cpu_like_surface)
+    assert len(quick) < len(brute) / 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    peak_count=st.integers(1, 5),
+    peak_log_batch=st.integers(0, 7),
+    start_count=st.integers(1, 5),
+    start_batch=st.sampled_from([1, 2, 4, 8, 16, 32, 64, 128]),
+    instance_weight=st.floats(1.0, 500.0),
+    batch_weight=st.floats(1.0, 500.0),
+)
+def test_any_single_peak_matches_brute(
+    peak_count, peak_log_batch, start_count, start_batch, instance_weight, batch_weight
+):
+    surface = peak_surface(peak_count, peak_log_batch, instance_weight, batch_weight)
+    brute = drive(BruteSearch("m", True, LIMITS), surface)
+    quick = drive(QuickSearch("m", True, LIMITS, start_count, start_batch), surface)
+    assert best(quick, surface) == best(brute, surface)
+
+
+def test_visits_no_variant_twice():
+    visited = drive(QuickSearch("m", True, LIMITS, 1, 1), peak_surface(5, 7))
+    assert len(visited) == len({(v.instance_count, v.max_batch_size) for v in visited})
+
+
+def test_default_comes_first():
+    visited = drive(QuickSearch("m", True, LIMITS, 1, 8), peak_surface(2, 4))
+    assert visited[0] == VariantSettings()
+
+
+def test_start_is_closest_grid_point():
+    search = QuickSearch(
+        "m", True, LIMITS, start_instance_count=9, start_max_batch_size=12
+    )
+    assert search.settings(search.start) == VariantSettings(5, 16, True)
+
+
+def test_plan_is_start_and_neighbors():
+    search = QuickSearch("m", True, LIMITS, 1, 8)
+    assert search.planned_settings() == [
+        VariantSettings(),
+        VariantSettings(1, 8, True),
+        VariantSettings(1, 16, True),
+        VariantSettings(2, 8, True),
+        VariantSettings(1, 4, True),
+    ]
+
+
+def test_planned_variants_are_all_visited():
+    search = QuickSearch("m", True, LIMITS, 3, 8)
+    planned = search.planned_settings()
+    visited = drive(search, peak_surface(1, 0))
+    assert all(variant in visited for variant in planned)
+
+
+def test_non_batching_model_climbs_instances():
+    def surface(settings):
+        return {None: 0.0, 1: 10.0, 2: 30.0, 3: 20.0, 4: 5.0, 5: 1.0}[
+            settings.instance_count
+        ]
+
+    visited = drive(QuickSearch("m", False, LIMITS, 1, 0), surface)
+    assert visited == [VariantSettings()] + [
+        VariantSettings(instance_count=count) for count in (1, 2, 3)
+    ]
+
+
+def test_single_point_grid_stops():
+    limits = SearchLimits(max_instance_count=1, max_model_batch_size=1)
+    visited = drive(QuickSearch("m", True, limits, 1, 1), peak_surface(1, 0))
+    assert visited == [VariantSettings(), VariantSettings(1, 1, True)]
+
+
+def test_stop_logs_measured_count(caplog):
+    caplog.set_level("INFO")
+    drive(QuickSearch("m", True, LIMITS, 1, 8), peak_surface(2, 4))
+    [line] = [r.message for r in caplog.records if "stopped at" in r.message]
+    assert "2 instance(s), max batch size 16" in line
+    assert "measured 9 of 40 grid variants" in line
