@@ -7,10 +7,12 @@ file, never a pipe, so a child that writes megabytes cannot block on a full pipe
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,22 @@ def start_process(
             stderr=subprocess.STDOUT,
             env=environment,
             start_new_session=True,
+            preexec_fn=_end_with_parent,
         )
+
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to send the child SIGTERM when the profiler dies, even by SIGKILL.
+
+    Runs in the child between fork and exec, so it only calls into libc, which
+    was loaded before the fork.
+    """
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop_process_group(

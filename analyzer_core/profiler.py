@@ -97,8 +97,11 @@ class Profiler:
         except StopNow:
             logger.info("Stopping now as requested")
         except AnalyzerError as error:
-            self._shutdown()
+            self._shutdown(failing=True)
             self.recorder.set_state(JobState.FAILED, str(error))
+            raise
+        except BaseException:
+            self._shutdown(failing=True)
             raise
         self._shutdown()
         return self._finish()
@@ -176,9 +179,14 @@ class Profiler:
             if not self.gpu_sampler.open():
                 self.gpu_sampler = None
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, failing: bool = False) -> None:
         try:
-            self._save()
+            self._save(final=True)
+        except CheckpointError as error:
+            if not failing:
+                raise
+            # The run already fails with its own error; report this one too.
+            logger.error("%s", error)
         finally:
             if self.gpu_sampler is not None:
                 self.gpu_sampler.close()
@@ -189,8 +197,9 @@ class Profiler:
                 self.timings["server_stop"] = time.monotonic() - started
                 self.server = None
 
-    def _save(self) -> None:
-        if self.recorder.save() is None and self.recorder.writer.saves == 0:
+    def _save(self, final: bool = False) -> None:
+        written = self.recorder.save()
+        if final and written is None and self.recorder.writer.saves == 0:
             logger.info("No new measurements; no checkpoint written")
 
     # -- planning -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ process, sees a whole document.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,8 @@ from enum import Enum
 from pathlib import Path
 
 from analyzer_core.checkpoints.store import write_atomically
+
+logger = logging.getLogger(__name__)
 
 
 class JobState(Enum):
@@ -68,8 +71,17 @@ class JobStatus:
 
 
 def write_status(path: Path, status: JobStatus) -> None:
+    """Rewrite the status file; a failure (a full disk) is logged, not raised.
+
+    The status file only informs the dashboard, so it must not stop a run.
+    """
     status.updated_at = time.time()
-    write_atomically(path, json.dumps(status.to_json()).encode())
+    try:
+        write_atomically(path, json.dumps(status.to_json()).encode())
+    except OSError as error:
+        logger.warning(
+            "Writing status file %s failed: %s", path, error.strerror or error
+        )
 
 
 def read_status(path: Path) -> JobStatus | None:

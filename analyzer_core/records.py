@@ -175,7 +175,7 @@ class Measurement:
                 str(uuid): _number_map(values, f"gpu_metrics[{uuid}]")
                 for uuid, values in _optional_mapping(data, "gpu_metrics").items()
             },
-            timestamp=float(_require(data, "time", (int, float))),
+            timestamp=_finite(_require(data, "time", (int, float)), "time"),
             status=status,
             error_log=data.get("error_log"),
         )
@@ -286,7 +286,9 @@ class CheckpointData:
             server_only=_number_map(
                 _optional_mapping(data, "server_only"), "server_only"
             ),
-            created_at=float(_require(data, "created_at", (int, float))),
+            created_at=_finite(
+                _require(data, "created_at", (int, float)), "created_at"
+            ),
             saved_at=data.get("saved_at"),
         )
 
@@ -308,6 +310,14 @@ def _require(data: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(value, kind):
         raise CheckpointFormatError(f"field {key!r} has type {type(value).__name__}")
     return value
+
+
+def _finite(value: int | float, key: str) -> float:
+    """Convert to float, rejecting integers too large for one (a 400-digit time)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise CheckpointFormatError(f"field {key!r} is too large a number") from None
 
 
 def _optional_mapping(data: dict, key: str) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 
 logger = logging.getLogger(__name__)
@@ -23,17 +24,42 @@ class StopRequests:
         self.terminated = False
         self._logged = 0
         self._previous: dict[int, object] = {}
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._interrupts_seen = 0
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             self._previous[signal_number] = signal.signal(signal_number, self._handle)
+        # Python runs a handler once for several signals that arrive while the main
+        # thread is inside a C call (a gRPC model load), but the wakeup descriptor
+        # gets one byte per signal, so counting bytes counts every SIGINT.
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        self._wakeup = (reader, writer)
 
     def restore(self) -> None:
         for signal_number, handler in self._previous.items():
             signal.signal(signal_number, handler)
         self._previous.clear()
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(-1)
+            for end in self._wakeup:
+                end.close()
+            self._wakeup = None
+
+    def _count_wakeup_bytes(self) -> None:
+        if self._wakeup is None:
+            return
+        try:
+            received = self._wakeup[0].recv(4096)
+        except (BlockingIOError, OSError):
+            return
+        self._interrupts_seen += received.count(bytes([signal.SIGINT]))
+        self.interrupts = max(self.interrupts, self._interrupts_seen)
 
     def _handle(self, signal_number: int, frame: object) -> None:
         if signal_number == signal.SIGTERM:
@@ -43,11 +69,13 @@ class StopRequests:
 
     @property
     def graceful(self) -> bool:
+        self._count_wakeup_bytes()
         self._log_new()
         return self.interrupts > 0 or self.terminated
 
     @property
     def immediate(self) -> bool:
+        self._count_wakeup_bytes()
         self._log_new()
         return self.interrupts >= IMMEDIATE_AFTER or self.terminated
 

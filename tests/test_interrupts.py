@@ -265,8 +265,9 @@ def test_three_sigints_abort_run_in_flight(three_sigints):
 
 
 def test_three_sigints_save(three_sigints):
-    after = three_sigints.lines_after("Received SIGINT 3/3")
-    assert any("Saved checkpoint to checkpoints/0.ckpt" in line for line in after)
+    # Each measurement is saved as it completes, so the stop may find nothing left
+    # to save; the checkpoint must hold every measurement logged before the stop.
+    assert "Saved checkpoint to checkpoints/0.ckpt" in three_sigints.log
     data = read_checkpoint_file(three_sigints.workdir / "checkpoints" / "0.ckpt")
     saved = {m.concurrency for m in data.measurements}
     assert set(measured_concurrencies(three_sigints.log.splitlines())) == saved
@@ -286,12 +287,6 @@ def test_three_sigints_leave_no_process(three_sigints):
 # -- SIGINTs during a model load ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SIGINTs that arrive while the main thread waits in Triton's gRPC "
-    "load call reach the Python handler as one; stop.py counts handler calls",
-)
 def test_quick_sigints_during_load_all_counted(tmp_path):
     log_path = tmp_path / "profile.log"
     with open(log_path, "wb") as log:
