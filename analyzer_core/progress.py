@@ -54,6 +54,7 @@ class JobStatus:
     model: str | None = None
     variant: str | None = None
     concurrency: int | None = None
+    request_rate: float | None = None
     batch_size: int | None = None
     checkpoint_path: str | None = None
     message: str | None = None

@@ -119,6 +119,7 @@ def measure_point(point: LoadPoint, context: SweepContext) -> float | None:
         recorder.progress(skipped=1)
         return existing.metrics.get("perf_throughput")
     recorder.status.concurrency = point.concurrency
+    recorder.status.request_rate = point.request_rate
     recorder.status.batch_size = point.batch_size
     recorder.write_status()
 
@@ -143,9 +144,6 @@ def measure_point(point: LoadPoint, context: SweepContext) -> float | None:
         gpu_metrics=_merge_gpu(result.row.gpu_metrics, gpus),
     )
     recorder.record(measurement)
-    # Saving each measurement bounds what a crash loses to the run in flight; a
-    # save of 10,000 measurements costs about 0.15 s of CPU (bench/checkpoint_bench.py).
-    recorder.save()
     context.failures.succeeded = True
     result.log_path.unlink(missing_ok=True)
     logger.info(
@@ -154,6 +152,9 @@ def measure_point(point: LoadPoint, context: SweepContext) -> float | None:
         measurement.metrics["perf_throughput"],
         measurement.metrics.get("perf_latency_p99", float("nan")),
     )
+    # Saving each measurement bounds what a crash loses to the run in flight; a
+    # save of 10,000 measurements costs about 0.15 s of CPU (bench/checkpoint_bench.py).
+    recorder.save()
     recorder.progress(done=1)
     return measurement.metrics["perf_throughput"]
 
