@@ -19,9 +19,17 @@ logger = logging.getLogger(__name__)
 
 
 def start_process(
-    command: list[str], log_path: Path, environment: dict[str, str] | None = None
+    command: list[str],
+    log_path: Path,
+    environment: dict[str, str] | None = None,
+    end_with_parent: bool = False,
 ) -> subprocess.Popen:
-    """Start ``command`` (an argument list, never a shell line) logging to ``log_path``."""
+    """Start ``command`` (an argument list, never a shell line) logging to ``log_path``.
+
+    With ``end_with_parent`` the child gets SIGTERM when the thread that started
+    it dies (Linux's parent-death signal), so start such children from the main
+    thread: a worker thread's exit would end them too.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     logger.debug("Starting %s", subprocess.list2cmdline(command))
     with open(log_path, "ab") as log:
@@ -32,7 +40,7 @@ def start_process(
             stderr=subprocess.STDOUT,
             env=environment,
             start_new_session=True,
-            preexec_fn=_end_with_parent,
+            preexec_fn=_end_with_parent if end_with_parent else None,
         )
 
 

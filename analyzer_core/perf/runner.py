@@ -166,7 +166,9 @@ class PerfAnalyzerRunner:
         log_path.unlink(missing_ok=True)
         command = self.command(point, csv_path, scale)
         started = time.monotonic()
-        process = start_process(command, log_path, self.environment)
+        process = start_process(
+            command, log_path, self.environment, end_with_parent=True
+        )
         status = self._wait(process, started, abort_requested)
         seconds = time.monotonic() - started
         self.total_seconds += seconds

@@ -216,7 +216,10 @@ class LocalTritonServer(TritonServer):
         logger.info("Starting Triton Inference Server; its log is %s", self.log_path)
         command = self.command()
         self.process = start_process(
-            command, self.log_path, paths.tritonserver_environment()
+            command,
+            self.log_path,
+            paths.tritonserver_environment(),
+            end_with_parent=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -214,7 +214,7 @@ def draw_snapshot(snapshot: jobs.JobSnapshot, job: jobs.Job) -> None:
     if status is not None and status.variant and snapshot.active:
         st.caption(
             f"Now measuring model {status.model}, variant {status.variant}, "
-            f"batch size {status.batch_size}, concurrency {status.concurrency}"
+            f"batch size {status.batch_size}, {load_label(status)}"
         )
     draw_outcome(snapshot)
 
@@ -223,21 +223,38 @@ def draw_snapshot(snapshot: jobs.JobSnapshot, job: jobs.Job) -> None:
     st.code(log_text, language=None, wrap_lines=True)
 
 
+def load_label(status) -> str:
+    if status.concurrency is None and status.request_rate is not None:
+        return f"request rate {status.request_rate:g}/s"
+    return f"concurrency {status.concurrency}"
+
+
 def draw_progress(snapshot: jobs.JobSnapshot) -> None:
     status = snapshot.status
     if status is None or status.planned <= 0:
         st.progress(0.0, text="Planning the measurements")
         return
 
-    fraction = min(1.0, status.done / status.planned)
-    text = f"{status.done} of {status.planned} measurements"
+    finished = status.done + status.skipped + status.failed
+    fraction = min(1.0, finished / status.planned)
+    text = (
+        f"{status.done} measured, {finished} of {status.planned} planned runs settled"
+    )
     extras = []
     if status.skipped:
-        extras.append(f"{status.skipped} already in the checkpoint")
+        extras.append(
+            f"{status.skipped} skipped (already measured or past an early exit)"
+        )
     if status.failed:
         extras.append(f"{status.failed} failed")
     if extras:
         text += f" ({', '.join(extras)})"
+    remaining = max(0, status.planned - finished)
+    if snapshot.active and status.done and remaining:
+        # The pace so far times what is left; quick search plans as it goes, so
+        # its estimate is a lower bound.
+        seconds_left = snapshot.elapsed_seconds / status.done * remaining
+        text += f" · about {shared.format_duration(seconds_left)} left"
     st.progress(fraction, text=text)
 
 
