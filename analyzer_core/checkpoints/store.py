@@ -310,9 +310,9 @@ def _fallback_hint(checkpoints: list[CheckpointFile], failed_index: int) -> str:
         except CheckpointError:
             continue
         return (
-            f"The newest checkpoint that loads is {item.path.name}; resume from it "
-            f"with --checkpoint-index {item.index} (the damaged file is kept, and "
-            "the run saves to a new index)."
+            f"The newest checkpoint that loads is {item.path.name}: pass "
+            f"--checkpoint-index {item.index} to report on it or resume from it. "
+            "The damaged file is kept, and a resumed run saves to a new index."
         )
     return (
         "No lower index loads either; start a fresh run in another "

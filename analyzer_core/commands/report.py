@@ -16,6 +16,7 @@ from analyzer_core.results.settings import (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-directory",
+        "-s",
         type=Path,
         default=Path("checkpoints"),
         help="directory of N.ckpt files (default: ./checkpoints)",
