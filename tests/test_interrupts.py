@@ -238,7 +238,8 @@ def test_one_sigint_status_stopped(one_sigint):
 
 def test_one_sigint_leaves_no_process(one_sigint):
     names = {name for name, _ in one_sigint.children.values()}
-    assert {"tritonserver", "perf_analyzer"} <= names
+    # perf_analyzer runs are short, so a busy machine may sample none of them.
+    assert "tritonserver" in names
     assert leftover_processes(one_sigint) == []
 
 

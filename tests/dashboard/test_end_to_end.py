@@ -156,7 +156,7 @@ def test_profile_stop_and_report(dashboard, page, tmp_path: Path) -> None:
     fill_number(page, "Max model batch size", 1)
     fill_number(page, "Measurement interval (ms)", 500)
     page.get_by_role("button", name="Start").click()
-    expect(page.get_by_text(re.compile(r"\d+ of \d+ measurements"))).to_be_visible(
+    expect(page.get_by_text(re.compile(r"\d+ of \d+ planned runs"))).to_be_visible(
         timeout=120_000
     )
 
