@@ -114,7 +114,7 @@ def test_saves_after_each_measurement(tmp_path, capsys):
     saved = [i for i, line in enumerate(lines) if "Saved checkpoint to" in line]
     assert len(saved) == len(measured)
     # Each save follows its measurement before the next one starts.
-    for position, (measure_line, save_line) in enumerate(zip(measured, saved)):
+    for position, (measure_line, save_line) in enumerate(zip(measured, saved, strict=True)):
         assert measure_line < save_line
         if position + 1 < len(measured):
             assert save_line < measured[position + 1]
