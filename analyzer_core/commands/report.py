@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analyzer_core.reports.generate import generate_reports
 from analyzer_core.results.settings import (
     RankingSettings,
     load_ranking_settings,
@@ -96,6 +95,10 @@ def ranking_settings(args: argparse.Namespace) -> RankingSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: plotly, pandas and the PDF code cost 0.5 s that profile
+    # and checkpoints, which share this command line, do not need.
+    from analyzer_core.reports.generate import generate_reports
+
     output = generate_reports(
         args.checkpoint_directory,
         args.export_path,

@@ -229,7 +229,9 @@ class LocalTritonServer(TritonServer):
                     f"during start-up; its log {self.log_path} ends with:\n"
                     f"{read_tail(self.log_path, 1500)}"
                 )
-            if self.is_ready():
+            # A gRPC call before Triton listens makes the channel wait out its
+            # 1 s reconnect backoff, so wait for the port to accept first.
+            if _port_accepts(self.ports["grpc"]) and self.is_ready():
                 logger.info(
                     "Triton Inference Server %s is ready (gRPC %s, metrics %s)",
                     self.version(),
@@ -336,3 +338,9 @@ def create_server(
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
     )
+
+
+def _port_accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
