@@ -22,7 +22,7 @@ class CheckpointFormatError(ValueError):
 
 
 class ServerError(AnalyzerError):
-    """Triton Inference Server failed to start, load a model, or answer."""
+    """Triton Inference Server failed to start, load a model, or respond."""
 
 
 class PerfAnalyzerError(AnalyzerError):

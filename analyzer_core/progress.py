@@ -2,7 +2,7 @@
 
 ``python -m analyzer_core profile --status-file PATH`` rewrites PATH atomically
 after every change of state and every measurement, so any reader, in any
-process, sees a whole document.
+process, reads a whole document.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Stop requests from SIGINT (Ctrl-C, or the dashboard's Stop buttons) and SIGTERM.
 
-The first SIGINT asks for a graceful stop: the current perf_analyzer run
+The first SIGINT requests a graceful stop: the current perf_analyzer run
 finishes, then the profiler saves and exits. The third SIGINT, or a SIGTERM,
-asks for an immediate stop. The handler only counts; the profiler's main loop
+requests an immediate stop. The handler only counts; the profiler's main loop
 logs and acts, so no work happens inside the handler.
 """
 

@@ -1,4 +1,4 @@
-"""What changed between two checkpoints: variants, measurements, and metrics.
+"""Differences between two checkpoints: variants, measurements, and metrics.
 
 A measurement is the same in both checkpoints when its ``Measurement.key``
 (model, variant, batch size, concurrency, request rate) matches. Failed

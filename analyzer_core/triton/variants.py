@@ -101,7 +101,7 @@ def _set_dotted(config: dict[str, Any], dotted_key: str, value: Any) -> None:
 
 
 def config_identity(config: dict[str, Any]) -> str:
-    """A canonical text for comparing configs regardless of their ``name``."""
+    """Return a canonical text for comparing configs regardless of their ``name``."""
     without_name = {key: value for key, value in config.items() if key != "name"}
     return json.dumps(without_name, sort_keys=True)
 
