@@ -54,14 +54,24 @@ def parse_prometheus_text(text: str) -> Samples:
 def server_metrics(samples: Samples) -> tuple[dict, dict]:
     """Pick CPU metrics and per-GPU metrics (keyed by UUID) out of parsed samples."""
     cpu: dict[str, float] = {}
+    total_samples = samples.get("nv_cpu_memory_total_bytes")
+    if total_samples and total_samples[0][1] <= 0:
+        # Triton publishes its CPU gauges as zeros until its first poll of the
+        # host; such a scrape says nothing about the machine.
+        total_samples = None
+        samples = {
+            name: values
+            for name, values in samples.items()
+            if not name.startswith("nv_cpu_")
+        }
     for name, tag, scale in (
         ("nv_cpu_utilization", "cpu_utilization", 100.0),
         ("nv_cpu_memory_used_bytes", "cpu_used_ram", 1 / _MB),
     ):
         if samples.get(name):
             cpu[tag] = samples[name][0][1] * scale
-    if "cpu_used_ram" in cpu and samples.get("nv_cpu_memory_total_bytes"):
-        total = samples["nv_cpu_memory_total_bytes"][0][1] / _MB
+    if "cpu_used_ram" in cpu and total_samples:
+        total = total_samples[0][1] / _MB
         cpu["cpu_available_ram"] = total - cpu["cpu_used_ram"]
     gpus: dict[str, dict[str, float]] = {}
     for name, tag, scale in (

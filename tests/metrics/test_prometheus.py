@@ -59,6 +59,12 @@ def test_cpu_metrics_from_triton_text():
     assert gpus == {}
 
 
+def test_cpu_gauges_before_tritons_first_poll_are_ignored():
+    text = TRITON_CPU_TEXT.replace("25276203008", "0").replace("831307776", "0")
+    cpu, _ = server_metrics(parse_prometheus_text(text.replace("0.25", "0")))
+    assert cpu == {}
+
+
 def test_gpu_metrics_per_uuid():
     _, gpus = server_metrics(parse_prometheus_text(TRITON_GPU_TEXT))
     assert gpus["GPU-a"]["gpu_utilization"] == 50.0
@@ -123,7 +129,12 @@ def test_real_triton_cpu_metrics(tmp_path: Path):
     try:
         sampler = MetricsSampler(server.endpoints.metrics_url, server.pid)
         with sampler:
-            time.sleep(1.2)
+            # Triton fills its CPU gauges on its first poll, half a second in.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                if "cpu_used_ram" in sampler.summary()[0]:
+                    break
         cpu, gpus = sampler.summary()
     finally:
         server.stop()
