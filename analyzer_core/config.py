@@ -12,6 +12,7 @@ from typing import Any
 from analyzer_core.config_file import profile_model_names
 from analyzer_core.errors import ConfigError
 from analyzer_core.perf.runner import PerfSettings
+from analyzer_core.results.settings import RankingSettings
 from analyzer_core.search.base import SearchLimits, SearchMode
 from analyzer_core.search.load import LoadPlan, doubling_sweep
 from analyzer_core.triton.server import LaunchMode, TritonSettings
@@ -54,6 +55,9 @@ class ProfileSettings:
     max_request_rate: int = DEFAULT_MAX_REQUEST_RATE
     model_options: dict[str, ModelOptions] = field(default_factory=dict)
     triton: TritonSettings = field(default_factory=TritonSettings)
+    ranking: RankingSettings = field(default_factory=RankingSettings)
+    """Objectives and constraints from the config file. Quick search climbs by
+    them, so it ranks variants as the report will."""
 
     @property
     def output_repository(self) -> Path:
@@ -126,6 +130,7 @@ def settings_from_values(values: dict[str, Any]) -> ProfileSettings:
         ),
         model_options=_model_options(values.get("model_options", {})),
         triton=_triton(values),
+        ranking=values.get("ranking") or RankingSettings(),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from analyzer_core.errors import ConfigError
+from analyzer_core.results.settings import RankingSettings, settings_from_mapping
 
 
 class _LineMapping(dict):
@@ -209,7 +210,7 @@ CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     "fresh_index": to_bool,
 }
 
-# Keys the report command reads from the same file; profile accepts and ignores them.
+# Ranking keys, shared with the report command. Profile uses them to steer quick search.
 REPORT_KEYS = ("objectives", "constraints", "num_configs_per_model")
 
 MODEL_KEYS = ("model_config_parameters", "parameters", "objectives", "constraints")
@@ -254,7 +255,29 @@ def _convert_document(document: _LineMapping, path: Path) -> dict[str, Any]:
         if key == "profile_models":
             values["model_options"] = read_model_sections(value, where)
         values[key] = CONVERTERS[key](value, where)
+    if _has_ranking_keys(document):
+        values["ranking"] = _ranking_settings(document, path)
     return values
+
+
+def _has_ranking_keys(document: dict) -> bool:
+    if any(key in document for key in REPORT_KEYS):
+        return True
+    models = document.get("profile_models")
+    if not isinstance(models, dict):
+        return False
+    return any(
+        isinstance(section, dict)
+        and ("objectives" in section or "constraints" in section)
+        for section in models.values()
+    )
+
+
+def _ranking_settings(document: dict, path: Path) -> RankingSettings:
+    try:
+        return settings_from_mapping(document)
+    except ConfigError as error:
+        raise ConfigError(f"Config file {path}: {error}") from error
 
 
 def _suggest(key: Any) -> str:

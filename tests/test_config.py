@@ -65,6 +65,42 @@ def test_yaml_keys_fill_settings(tmp_path):
     assert settings.limits.max_instance_count == 2
     assert settings.batch_sizes == [1, 4]
     assert settings.perf.extra_flags == ["--stability-percentage=50", "--percentile=95"]
+    assert settings.ranking.objectives == {"perf_latency_p99": 1.0}
+
+
+def test_ranking_keys_reach_profile(tmp_path):
+    settings = from_yaml(
+        tmp_path,
+        f"""
+        model_repository: {EXAMPLE_REPOSITORY}
+        profile_models:
+          add_sub:
+            constraints:
+              perf_latency_p99: {{max: 20}}
+        constraints:
+          perf_throughput: {{min: 100}}
+        """,
+    )
+    assert settings.ranking.constraints_for("add_sub") == {
+        "perf_throughput": {"min": 100},
+        "perf_latency_p99": {"max": 20},
+    }
+
+
+def test_bad_objective_rejected_before_profiling(tmp_path):
+    with pytest.raises(ConfigError, match="perf_latency_p42"):
+        from_yaml(
+            tmp_path,
+            f"""
+            model_repository: {EXAMPLE_REPOSITORY}
+            profile_models: add_sub
+            objectives: [perf_latency_p42]
+            """,
+        )
+
+
+def test_no_ranking_keys_default_ranking():
+    assert settings_for(*BASE).ranking.objectives == {"perf_throughput": 1.0}
 
 
 def test_flag_wins_over_yaml(tmp_path):

@@ -2,18 +2,22 @@
 
 A search is an iterator of :class:`VariantSettings`. The profiler measures each
 variant it yields, then calls :meth:`VariantSearch.report` with that variant's
-best throughput before asking for the next one, so a search can decide where to
-go from the measurements it has seen.
+best throughput and name before asking for the next one, so a search can decide
+where to go from the measurements it has seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
 from analyzer_core.triton.variants import VariantSettings
+
+VariantOrder = Callable[[list[str]], list[str]]
+"""Sorts measured variant names best first by the report's objectives and
+constraints."""
 
 
 class SearchMode(Enum):
@@ -46,8 +50,8 @@ class VariantSearch(Protocol):
         """List the variants known to be measured before the search starts."""
         ...
 
-    def report(self, best_throughput: float) -> None:
-        """Record the best throughput of the variant just measured."""
+    def report(self, best_throughput: float, variant: str = "") -> None:
+        """Record the best throughput and the name of the variant just measured."""
         ...
 
     def __iter__(self) -> Iterator[VariantSettings]: ...

@@ -51,7 +51,7 @@ class BruteSearch:
     def _instance_counts(self) -> range:
         return range(self.limits.min_instance_count, self.limits.max_instance_count + 1)
 
-    def report(self, best_throughput: float) -> None:
+    def report(self, best_throughput: float, variant: str = "") -> None:
         """Record the best throughput of the variant just measured."""
         self._last_throughput = best_throughput
 

@@ -159,7 +159,7 @@ class ManualSearch:
             VariantSettings(extra=combination) for combination in self.combinations
         ]
 
-    def report(self, best_throughput: float) -> None:
+    def report(self, best_throughput: float, variant: str = "") -> None:
         """Ignore the throughput: a manual search visits every combination."""
 
     def __iter__(self) -> Iterator[VariantSettings]:

@@ -6,7 +6,9 @@ neighbors of the best variant found so far. It starts at the grid point
 closest to the model's own config. There it measures the up to four neighbors
 one step away: one instance more or fewer, max batch size doubled or halved.
 It moves to the best neighbor if that beats the current variant, and stops
-when none does. On a surface with one peak it ends at the same variant as
+when none does. "Best" follows the report's ranking when the profiler passes a
+:data:`VariantOrder` (weighted objectives, constraints met first), and the
+highest throughput otherwise. On a surface with one peak it ends at the same variant as
 brute search after measuring a fraction of the grid. A surface with several
 peaks, or measurement noise larger than the differences between neighbors,
 can stop it at a lower variant, so brute search stays the default.
@@ -18,7 +20,7 @@ import logging
 import math
 from collections.abc import Iterator
 
-from analyzer_core.search.base import SearchLimits, powers_of_two
+from analyzer_core.search.base import SearchLimits, VariantOrder, powers_of_two
 from analyzer_core.triton.variants import VariantSettings
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class QuickSearch:
         limits: SearchLimits,
         start_instance_count: int = 1,
         start_max_batch_size: int = 1,
+        order: VariantOrder | None = None,
     ) -> None:
         self.model = model
         self.supports_batching = supports_batching
@@ -53,7 +56,12 @@ class QuickSearch:
         )
         self.pruned: list[VariantSettings] = []
         self.throughputs: dict[Point, float] = {}
+        self.names: dict[Point, str] = {}
+        self.order = order
+        self.chosen: VariantSettings | None = None
+        """The grid variant the climb ended on, once it has ended."""
         self._last_throughput = 0.0
+        self._last_name = ""
 
     def _closest_batch_index(self, max_batch_size: int) -> int:
         if not self.supports_batching:
@@ -94,9 +102,10 @@ class QuickSearch:
         points = [self.start, *self.neighbors(self.start)]
         return [VariantSettings()] + [self.settings(point) for point in points]
 
-    def report(self, best_throughput: float) -> None:
-        """Record the best throughput of the variant just measured."""
+    def report(self, best_throughput: float, variant: str = "") -> None:
+        """Record the best throughput and the name of the variant just measured."""
         self._last_throughput = best_throughput
+        self._last_name = variant
 
     def __iter__(self) -> Iterator[VariantSettings]:
         yield VariantSettings()
@@ -108,12 +117,9 @@ class QuickSearch:
             for neighbor in self.neighbors(current):
                 if neighbor not in self.throughputs:
                     yield from self._measure(neighbor)
-            best = max(
-                self.neighbors(current),
-                key=self.throughputs.__getitem__,
-                default=current,
-            )
-            if self.throughputs[best] <= self.throughputs[current]:
+            best = self._best_of(current, self.neighbors(current))
+            if best == current:
+                self.chosen = self.settings(current)
                 self._log_stop(current)
                 return
             self._log_move(current, best)
@@ -121,8 +127,22 @@ class QuickSearch:
 
     def _measure(self, point: Point) -> Iterator[VariantSettings]:
         self._last_throughput = 0.0
+        self._last_name = ""
         yield self.settings(point)
         self.throughputs[point] = self._last_throughput
+        self.names[point] = self._last_name
+
+    def _best_of(self, current: Point, neighbors: list[Point]) -> Point:
+        """Return the neighbor that beats ``current`` most, or ``current``."""
+        by_name = {self.names.get(point): point for point in (current, *neighbors)}
+        if self.order is not None and "" not in by_name and None not in by_name:
+            ranked = self.order(list(by_name))
+            if ranked and ranked[0] in by_name:
+                return by_name[ranked[0]]
+        best = max(neighbors, key=self.throughputs.__getitem__, default=current)
+        if self.throughputs[best] <= self.throughputs[current]:
+            return current
+        return best
 
     def _describe(self, point: Point) -> str:
         count, batch_index = point
@@ -132,7 +152,7 @@ class QuickSearch:
 
     def _log_move(self, current: Point, best: Point) -> None:
         logger.info(
-            "Quick search of %s: moving to %s (%.1f infer/sec, up from %.1f)",
+            "Quick search of %s: moving to %s (%.1f infer/sec, against %.1f)",
             self.model,
             self._describe(best),
             self.throughputs[best],
@@ -145,10 +165,11 @@ class QuickSearch:
         )
         logger.info(
             "Quick search of %s stopped at %s (%.1f infer/sec): no neighbor "
-            "raised throughput; measured %d of %d grid variants",
+            "%s; measured %d of %d grid variants",
             self.model,
             self._describe(current),
             self.throughputs[current],
+            "raised throughput" if self.order is None else "ranked higher",
             len(self.throughputs),
             grid_size,
         )

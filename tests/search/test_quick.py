@@ -152,3 +152,65 @@ def test_stop_logs_measured_count(caplog):
     [line] = [r.message for r in caplog.records if "stopped at" in r.message]
     assert "2 instance(s), max batch size 16" in line
     assert "measured 9 of 40 grid variants" in line
+
+
+def drive_named(search, surface, record=None):
+    """Like ``drive``, but report each variant's name as the profiler does."""
+    visited = []
+    for variant in search:
+        visited.append(variant)
+        name = variant_name(variant)
+        if record is not None:
+            record(name, variant)
+        search.report(surface(variant), name)
+    return visited
+
+
+def variant_name(settings):
+    if settings.is_default:
+        return "m_config_default"
+    return f"m_i{settings.instance_count}_b{settings.max_batch_size}"
+
+
+def test_order_steers_climb_away_from_throughput():
+    # Throughput peaks at 2 instances and max batch size 16, but the order
+    # ranks a smaller max batch size first, as a latency objective would.
+    def by_smaller_batch(names):
+        return sorted(names, key=lambda name: int(name.rsplit("_b", 1)[1]))
+
+    search = QuickSearch("m", True, LIMITS, 1, 8, order=by_smaller_batch)
+    visited = drive_named(search, peak_surface(2, 4))
+    assert search.chosen == VariantSettings(1, 1, True)
+    assert VariantSettings(1, 16, True) in visited
+
+
+def test_order_unused_without_names():
+    calls = []
+    search = QuickSearch("m", True, LIMITS, 1, 8, order=calls.append)
+    quick = drive(search, peak_surface(2, 4))
+    assert calls == []
+    assert best(quick, peak_surface(2, 4)) == VariantSettings(2, 16, True)
+
+
+def test_ranking_order_meets_latency_constraint():
+    """Quick search over live checkpoint data ranks as the report does."""
+    from analyzer_core.records import CheckpointData, MachineInfo, Measurement
+    from analyzer_core.results.settings import RankingSettings
+    from analyzer_core.search.order import ranking_order
+
+    surface = peak_surface(2, 4)
+    data = CheckpointData(machine=MachineInfo("test CPU", "2.51.0"))
+
+    def record(name, variant):
+        size = variant.max_batch_size or 1
+        metrics = {"perf_throughput": surface(variant), "perf_latency_p99": size}
+        data.measurements.append(Measurement("m", name, 1, 1, metrics))
+
+    settings = RankingSettings(constraints={"perf_latency_p99": {"max": 4}})
+    search = QuickSearch(
+        "m", True, LIMITS, 1, 2, order=ranking_order(data, "m", settings)
+    )
+    visited = drive_named(search, surface, record)
+    passing = [v for v in visited if (v.max_batch_size or 1) <= 4]
+    assert search.chosen == max(passing, key=surface)
+    assert search.chosen == VariantSettings(2, 4, True)
