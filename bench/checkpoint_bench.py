@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python bench/checkpoint_bench.py
-    .venv/bin/python bench/checkpoint_bench.py --sizes 10000 --gpus 2 --repeats 9
+    .venv/bin/python bench/checkpoint_bench.py --sizes 10000 --gpus 2,8 --repeats 9
 
 Each size is saved with ``save_checkpoint`` (JSON encoding, write, fsync and
 rename) and loaded with ``read_checkpoint_file`` (read, parse, validate). The
@@ -13,7 +13,8 @@ CPU time is the steadier of the two, but it leaves out waiting for the disk. The
 but shaped like perf_analyzer's: latencies are whole microseconds stored in
 ms, throughput has two decimals, and CPU and GPU values are means of samples.
 The targets are a save and a load under 0.3 s at 10,000 measurements and under
-1 KB per measurement on disk.
+1 KB per measurement on disk, with 0 to 8 GPUs. The load average from
+/proc/loadavg is printed before and after the table.
 """
 
 from __future__ import annotations
@@ -161,8 +162,8 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--gpus",
-        default="0,1",
-        help="comma-separated GPU counts per measurement (default: 0,1)",
+        default="0,1,2,4,8",
+        help="comma-separated GPU counts per measurement (default: 0,1,2,4,8)",
     )
     parser.add_argument(
         "--repeats", type=int, default=5, help="runs per size (default: 5)"
@@ -175,10 +176,19 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def load_average() -> str:
+    """Return the 1, 5 and 15 minute load averages, or "unknown" off Linux."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     arguments = parse_arguments()
     sizes = [int(part) for part in arguments.sizes.split(",")]
     gpu_counts = [int(part) for part in arguments.gpus.split(",")]
+    print(f"load average before: {load_average()}")
     print(
         f"{'measurements':>12} {'GPUs':>4} {'save s':>7} {'load s':>7} "
         f"{'save cpu':>8} {'load cpu':>8} {'B/meas':>7}"
@@ -193,6 +203,7 @@ def main() -> None:
                     f"{timing.save_cpu:>8.3f} {timing.load_cpu:>8.3f} "
                     f"{timing.bytes_per_measurement:>7.0f}  {verdict(timing)}"
                 )
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -65,14 +65,26 @@ def _machine(document: dict[str, Any]) -> MachineInfo:
     gpus = _mapping(document.get("MetricsManager.gpus") or {}, "MetricsManager.gpus")
     infos = []
     for uuid, info in gpus.items():
-        info = _mapping(info, f"MetricsManager.gpus[{uuid!r}]")
-        total = info.get("total_memory")
-        memory_mb = total / _BYTES_PER_MB if isinstance(total, (int, float)) else None
+        where = f"MetricsManager.gpus[{uuid!r}]"
+        info = _mapping(info, where)
+        memory_mb = _memory_mb(info.get("total_memory"), where)
         infos.append(
             GpuInfo(str(info.get("name", "unknown GPU")), str(uuid), memory_mb)
         )
     # Model Analyzer does not record the CPU model or the Triton version.
     return MachineInfo(cpu_model="unknown", triton_version="unknown", gpus=infos)
+
+
+def _memory_mb(total: Any, where: str) -> float | None:
+    """Convert ``total_memory`` in bytes to MB, or return None for a non-number."""
+    if isinstance(total, bool) or not isinstance(total, (int, float)):
+        return None
+    try:
+        return total / _BYTES_PER_MB
+    except OverflowError:
+        raise CheckpointFormatError(
+            f"{where} total_memory is too large a number"
+        ) from None
 
 
 def _add_model(data: CheckpointData, model: str, variants: dict[str, Any]) -> None:
@@ -121,7 +133,8 @@ def _model_config(raw: Any, name: str) -> dict[str, Any]:
         message = json_format.ParseDict(
             raw, model_config_pb2.ModelConfig(), ignore_unknown_fields=True
         )
-    except json_format.ParseError as error:
+    except (json_format.ParseError, OverflowError) as error:
+        # protobuf 4.25 raises OverflowError for an enum field set to infinity.
         raise CheckpointFormatError(
             f"model config of variant {name!r} is not a Triton ModelConfig: {error}"
         ) from error
@@ -189,7 +202,7 @@ def _records(records: Any, where: str) -> dict[str, float]:
             raise CheckpointFormatError(
                 f"{where}: record {tag!r} has no numeric _value"
             )
-        values[str(tag)] = float(value)
+        values[str(tag)] = _float(value, f"{where}: _value of record {tag!r}")
     return values
 
 
@@ -221,12 +234,33 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _float(value: int | float, where: str) -> float:
+    """Convert a number to float, rejecting integers too large for one."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise CheckpointFormatError(f"{where} is too large a number") from None
+
+
 def _integer(value: Any, where: str) -> int:
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    """Return an integer given as a JSON number or a string of ASCII digits.
+
+    Tables convert the result to float, so it must fit one.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = _digits(value, where)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CheckpointFormatError(f"{where} {value!r} is not an integer")
+        raise CheckpointFormatError(f"{where} {value!r:.40} is not an integer")
+    _float(value, where)
     return value
+
+
+def _digits(text: str, where: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        # More digits than Python converts by default (sys.get_int_max_str_digits).
+        raise CheckpointFormatError(f"{where} has too many digits") from None
 
 
 def _optional_integer(value: Any, where: str) -> int | None:
@@ -240,4 +274,4 @@ def _optional_number(value: Any, where: str) -> float | None:
         raise CheckpointFormatError(
             f"{where} request-rate-range {value!r} is not a number"
         )
-    return float(value)
+    return _float(value, f"{where} request-rate-range")

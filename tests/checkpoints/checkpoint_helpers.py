@@ -73,6 +73,41 @@ def sample_bytes(measurement_count: int = 3) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
+def version_1_document(data: CheckpointData) -> dict:
+    """Return ``data`` as schema version 1 wrote it: metrics keyed by name per measurement."""
+    document = data.to_json()
+    measurements = []
+    for measurement in data.measurements:
+        item = {
+            "model": measurement.model,
+            "variant": measurement.variant,
+            "batch_size": measurement.batch_size,
+            "concurrency": measurement.concurrency,
+            "time": round(measurement.timestamp, 3),
+            "metrics": measurement.metrics,
+        }
+        if measurement.request_rate is not None:
+            item["request_rate"] = measurement.request_rate
+        if measurement.gpu_metrics:
+            item["gpu_metrics"] = measurement.gpu_metrics
+        if not measurement.ok:
+            item["status"] = measurement.status.value
+        if measurement.error_log:
+            item["error_log"] = measurement.error_log
+        measurements.append(item)
+    for table in ("metric_names", "gpu_uuids", "gpu_metric_names"):
+        del document[table]
+    document["schema_version"] = 1
+    document["measurements"] = measurements
+    return document
+
+
+def version_1_bytes(measurement_count: int = 3) -> bytes:
+    """Return the bytes of a valid schema-1 checkpoint file."""
+    document = version_1_document(sample_data(measurement_count))
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 def digests(directory: Path) -> dict[str, str]:
     """Map each file name in ``directory`` to the SHA-256 of its content."""
     return {

@@ -1,9 +1,11 @@
 """Property tests: a mutated checkpoint loads or raises CheckpointError naming it.
 
-Hypothesis mutates a valid checkpoint at the byte level (truncation, flipped
-bits, inserted and deleted runs) and at the JSON level (values replaced by any
-JSON value, keys deleted or added, containers wrapped). No mutation may raise
-any exception other than CheckpointError, and that error must name the file.
+Hypothesis mutates a valid checkpoint of schema version 2, the current one,
+and of version 1 at the byte level (truncation, flipped bits, inserted and
+deleted runs) and at the JSON level (values replaced by any JSON value, keys
+deleted or added, containers wrapped). No mutation may raise any exception
+other than CheckpointError, and that error must name the file. Whatever loads
+must also build the tables that the dashboard and reports show.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from checkpoint_helpers import sample_bytes, sample_data
+from checkpoint_helpers import sample_bytes, sample_data, version_1_bytes
 from conftest import SHARED_FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,10 +26,19 @@ from analyzer_core.checkpoints.store import (
     save_checkpoint,
 )
 from analyzer_core.errors import CheckpointError
-from analyzer_core.records import CheckpointData
+from analyzer_core.records import SCHEMA_VERSION, CheckpointData
+from analyzer_core.results.tables import (
+    gpu_table,
+    inference_table,
+    measurements_frame,
+    server_only_table,
+)
+from analyzer_core.results.values import collected_tags, metric_value
 
 VALID_BYTES = sample_bytes(measurement_count=3)
 VALID_DOCUMENT = json.loads(VALID_BYTES)
+VERSION_1_BYTES = version_1_bytes(measurement_count=3)
+VERSION_1_DOCUMENT = json.loads(VERSION_1_BYTES)
 MODEL_ANALYZER_CHECKPOINT = (
     SHARED_FIXTURES / "model-analyzer-single-model-ckpt" / "0.ckpt"
 )
@@ -163,12 +174,12 @@ def _leaf_paths(document: Any, path: tuple = ()) -> list[tuple]:
     return found
 
 
-def _every_single_edit() -> list[tuple[str, bytes]]:
+def _every_single_edit(original: bytes) -> list[tuple[str, bytes]]:
     """Each field of a valid checkpoint replaced by each bad value, or deleted."""
     edits = []
-    for path in _leaf_paths(VALID_DOCUMENT):
+    for path in _leaf_paths(json.loads(original)):
         for value in [*BAD_VALUES, "delete"]:
-            document = json.loads(VALID_BYTES)
+            document = json.loads(original)
             parent = _at(document, path[:-1])
             if value == "delete":
                 del parent[path[-1]]
@@ -187,14 +198,36 @@ def fuzz_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def assert_loads_or_names_file(path: Path, content: bytes) -> CheckpointData | None:
     path.write_bytes(content)
     try:
-        return read_checkpoint_file(path)
+        data = read_checkpoint_file(path)
     except CheckpointError as error:
         assert str(path) in str(error)
         return None
+    assert_tables_build(data)
+    return data
 
 
-def test_every_single_field_edit(fuzz_directory):
-    edits = _every_single_edit()
+def assert_tables_build(data: CheckpointData) -> None:
+    """Read loaded data the way the dashboard's tables and the reports do."""
+    measurements_frame(data)
+    inference_table(data)
+    gpu_table(data)
+    server_only_table(data)
+    tags = collected_tags(data)
+    for measurement in data.measurements:
+        for tag in tags:
+            metric_value(measurement, tag)
+    for variant in data.variants.values():
+        variant.describe()
+
+
+def test_samples_cover_both_versions():
+    assert VALID_DOCUMENT["schema_version"] == SCHEMA_VERSION == 2
+    assert VERSION_1_DOCUMENT["schema_version"] == 1
+
+
+@pytest.mark.parametrize("original", [VALID_BYTES, VERSION_1_BYTES], ids=["v2", "v1"])
+def test_every_single_field_edit(fuzz_directory, original):
+    edits = _every_single_edit(original)
     for label, content in edits:
         try:
             assert_loads_or_names_file(fuzz_directory / "0.ckpt", content)
@@ -214,6 +247,18 @@ def test_byte_mutations(fuzz_directory, content):
 @settings(FUZZ_SETTINGS, max_examples=1500)
 @given(content=structure_mutations())
 def test_structure_mutations(fuzz_directory, content):
+    assert_loads_or_names_file(fuzz_directory / "0.ckpt", content)
+
+
+@settings(FUZZ_SETTINGS, max_examples=500)
+@given(content=byte_mutations(VERSION_1_BYTES))
+def test_version_1_byte_mutations(fuzz_directory, content):
+    assert_loads_or_names_file(fuzz_directory / "0.ckpt", content)
+
+
+@settings(FUZZ_SETTINGS, max_examples=800)
+@given(content=structure_mutations(VERSION_1_DOCUMENT))
+def test_version_1_structure_mutations(fuzz_directory, content):
     assert_loads_or_names_file(fuzz_directory / "0.ckpt", content)
 
 

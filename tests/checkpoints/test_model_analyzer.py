@@ -145,6 +145,103 @@ DAMAGES = {
 }
 
 
+def _first_params(document: dict) -> dict:
+    part = _first_measurement(document)["_model_config_measurements"][0]
+    return part["_model_specific_pa_params"]
+
+
+def _first_model_config(document: dict) -> dict:
+    pair = document["ResultManager.results"]["_results"]["add_sub"]["add_sub_config_0"]
+    return pair[0]["_model_run_configs"][0]["_model_config_variant"]["model_config"]
+
+
+def _set_gpu_memory(document: dict, value: object) -> None:
+    for info in document["MetricsManager.gpus"].values():
+        info["total_memory"] = value
+
+
+# Numbers that overflow float() or int() in the reader, by the field they sit in,
+# with text the error must contain.
+OVERFLOWS = {
+    "GPU total memory": (
+        lambda d: _set_gpu_memory(d, 10**400),
+        "total_memory",
+    ),
+    "enum set to infinity": (
+        lambda d: _first_model_config(d)["input"][0].__setitem__(
+            "dataType", float("inf")
+        ),
+        "add_sub_config_0",
+    ),
+    "record value": (
+        lambda d: _first_measurement(d)["_model_config_measurements"][0][
+            "_non_gpu_data"
+        ][0][1].__setitem__("_value", 10**400),
+        "perf_latency_avg",
+    ),
+    "GPU record value": (
+        lambda d: next(iter(_first_measurement(d)["_gpu_data"].values()))[0][
+            1
+        ].__setitem__("_value", -(10**400)),
+        "gpu_used_memory",
+    ),
+    "request rate": (
+        lambda d: _first_params(d).__setitem__("request-rate-range", 10**400),
+        "request-rate-range",
+    ),
+    "batch size number": (
+        lambda d: _first_params(d).__setitem__("batch-size", 10**400),
+        "batch-size",
+    ),
+    "batch size digits": (
+        lambda d: _first_params(d).__setitem__("batch-size", "9" * 400),
+        "batch-size",
+    ),
+    "batch size past digit limit": (
+        lambda d: _first_params(d).__setitem__("batch-size", "9" * 5000),
+        "batch-size",
+    ),
+    "concurrency superscript digit": (
+        lambda d: _first_params(d).__setitem__("concurrency-range", "\u00b2"),
+        "concurrency-range",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(OVERFLOWS))
+def test_huge_number_raises_format_error(document: dict, fault: str) -> None:
+    change, text = OVERFLOWS[fault]
+    damaged = _damage(document, change)
+
+    with pytest.raises(CheckpointFormatError) as raised:
+        convert_model_analyzer_checkpoint(damaged)
+
+    assert text in str(raised.value)
+
+
+@pytest.mark.parametrize("fault", sorted(OVERFLOWS))
+def test_store_names_file_with_huge_number(
+    document: dict, tmp_path: Path, fault: str
+) -> None:
+    change, text = OVERFLOWS[fault]
+    path = tmp_path / "0.ckpt"
+    path.write_text(json.dumps(_damage(document, change)))
+
+    with pytest.raises(CheckpointError) as raised:
+        read_checkpoint_file(path)
+
+    assert str(path) in str(raised.value)
+    assert text in str(raised.value)
+
+
+def test_gpu_memory_not_a_number_is_unknown(document: dict) -> None:
+    for value in (True, "24 GB", None):
+        data = convert_model_analyzer_checkpoint(
+            _damage(document, lambda d, value=value: _set_gpu_memory(d, value))
+        )
+        assert data.machine.gpus[0].memory_total_mb is None
+
+
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_damaged_document_raises_format_error(document: dict, damage: str) -> None:
     damaged = _damage(document, DAMAGES[damage])

@@ -319,49 +319,55 @@ def rename_measurements(document: dict) -> dict:
     return document
 
 
+NEXT_VERSION = SCHEMA_VERSION + 1
+
+
 @pytest.fixture
-def schema_two(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend this program writes version 2 and upgrades version 1 in memory."""
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(store, "UPGRADES", {1: rename_measurements})
+def next_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend this program writes the next version and upgrades the current one."""
+    monkeypatch.setattr(store, "SCHEMA_VERSION", NEXT_VERSION)
+    upgrades = {**store.UPGRADES, SCHEMA_VERSION: rename_measurements}
+    monkeypatch.setattr(store, "UPGRADES", upgrades)
 
 
-def write_version_one(directory: Path) -> Path:
+def write_current_with_runs(directory: Path) -> Path:
+    """Write the current version with ``measurements`` renamed ``runs``."""
     document = sample_data(2).to_json()
-    document["schema_version"] = 1
     document["runs"] = document.pop("measurements")
     return write_document(directory / "0.ckpt", document)
 
 
-def test_older_schema_upgraded_in_memory(tmp_path, schema_two):
-    path = write_version_one(tmp_path)
+def test_older_schema_upgraded_in_memory(tmp_path, next_schema):
+    path = write_current_with_runs(tmp_path)
     data = read_checkpoint_file(path)
     assert len(data.measurements) == 2
     assert data.measurements[0].metrics["perf_throughput"] == 100.0
 
 
-def test_older_schema_file_left_unchanged(tmp_path, schema_two):
-    path = write_version_one(tmp_path)
+def test_older_schema_file_left_unchanged(tmp_path, next_schema):
+    path = write_current_with_runs(tmp_path)
     before = (path.read_bytes(), path.stat().st_mtime_ns)
     load_checkpoint(tmp_path)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.ckpt"]
 
 
-def test_older_schema_upgrade_logged(tmp_path, schema_two, caplog):
-    path = write_version_one(tmp_path)
+def test_older_schema_upgrade_logged(tmp_path, next_schema, caplog):
+    path = write_current_with_runs(tmp_path)
     with caplog.at_level(logging.INFO, logger=STORE_LOGGER):
         read_checkpoint_file(path)
-    assert "schema version 1 as version 2" in caplog.text
+    expected = f"schema version {SCHEMA_VERSION} as version {NEXT_VERSION}"
+    assert expected in caplog.text
 
 
 def test_older_schema_without_upgrade_rejected(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(store, "UPGRADES", {2: rename_measurements})
-    path = write_version_one(tmp_path)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", NEXT_VERSION + 1)
+    monkeypatch.setattr(store, "UPGRADES", {NEXT_VERSION: rename_measurements})
+    path = write_current_with_runs(tmp_path)
     with pytest.raises(CheckpointError) as raised:
         read_checkpoint_file(path)
-    assert "schema version 1 is older than version 2" in str(raised.value)
+    expected = f"schema version {SCHEMA_VERSION} is older than version {NEXT_VERSION}"
+    assert expected in str(raised.value)
 
 
 def test_upgrade_chain_applies_steps_in_order():

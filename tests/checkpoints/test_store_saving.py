@@ -35,6 +35,7 @@ from analyzer_core.checkpoints.store import (
     write_atomically,
 )
 from analyzer_core.errors import CheckpointError
+from analyzer_core.records import SCHEMA_VERSION
 
 IS_ROOT = os.geteuid() == 0
 
@@ -106,7 +107,7 @@ def fill_disk(directory: Path) -> None:
 def test_save_writes_plain_json(tmp_path):
     path = save_checkpoint(tmp_path, 0, sample_data(2))
     document = json.loads(path.read_bytes())
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == SCHEMA_VERSION
     assert len(document["measurements"]) == 2
 
 

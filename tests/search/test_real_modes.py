@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE_REPOSITORY, run_cli
 
+from analyzer_core.checkpoints.store import read_checkpoint_file
+
 pytestmark = pytest.mark.slow
 
 FAST = [
@@ -143,7 +145,8 @@ def test_rate_run_exits_zero(rate_run):
 
 def test_rate_run_records_rates(rate_run):
     workdir, _ = rate_run
-    measurements = checkpoint(workdir)["measurements"]
-    assert sorted(m["request_rate"] for m in measurements) == [20, 40]
-    assert all(m["concurrency"] is None for m in measurements)
-    assert all(m["metrics"]["perf_throughput"] > 0 for m in measurements)
+    data = read_checkpoint_file(workdir / "checkpoints" / "0.ckpt")
+    measurements = data.measurements
+    assert sorted(m.request_rate for m in measurements) == [20, 40]
+    assert all(m.concurrency is None for m in measurements)
+    assert all(m.metrics["perf_throughput"] > 0 for m in measurements)
