@@ -59,26 +59,84 @@ def _end_with_parent() -> None:
 
 
 def stop_process_group(
-    process: subprocess.Popen, name: str, grace_seconds: float = 5.0
+    process: subprocess.Popen,
+    name: str,
+    grace_seconds: float = 5.0,
+    shared_memory_prefix: str | None = None,
 ) -> None:
-    """End ``process`` and its whole process group: SIGTERM, wait, then SIGKILL."""
+    """End ``process`` and its whole process group: SIGTERM, wait, then SIGKILL.
+
+    A killed process cannot remove its POSIX shared memory, so with
+    ``shared_memory_prefix`` the files under /dev/shm with that prefix that a
+    member of the group maps at the time of SIGKILL are removed afterwards.
+    """
     if process.poll() is None:
         _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:
             logger.warning(
-                "%s (pid %d) ignored SIGTERM for %.0f s; killing it",
+                "%s (pid %d) still runs %.1f s after SIGTERM; sending SIGKILL",
                 name,
                 process.pid,
                 grace_seconds,
             )
+    left_in_shm: set[Path] = set()
+    if shared_memory_prefix is not None and _group_exists(process.pid):
+        # Stopped members cannot create a region between the scan and SIGKILL.
+        _signal_group(process, signal.SIGSTOP)
+        left_in_shm = mapped_shared_memory(process.pid, shared_memory_prefix)
     # The leader may be gone while children in its group live on (Python-backend stubs).
     _signal_group(process, signal.SIGKILL)
     try:
         process.wait(timeout=grace_seconds)
     except subprocess.TimeoutExpired:
         logger.error("%s (pid %d) did not exit after SIGKILL", name, process.pid)
+    for path in sorted(left_in_shm):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            logger.warning(
+                "Removing %s, left by the killed %s, failed: %s", path, name, error
+            )
+            continue
+        logger.info("Removed %s, left by the killed %s", path, name)
+
+
+def _group_exists(process_group: int) -> bool:
+    try:
+        os.killpg(process_group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def mapped_shared_memory(process_group: int, prefix: str) -> set[Path]:
+    """Return the files under /dev/shm starting with ``prefix`` that a process
+    in ``process_group`` maps, read from /proc (Linux only; elsewhere empty)."""
+    found: set[Path] = set()
+    try:
+        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return found
+    path_prefix = f"/dev/shm/{prefix}"
+    for entry in entries:
+        pid = int(entry)
+        try:
+            if os.getpgid(pid) != process_group:
+                continue
+            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+                for line in maps:
+                    fields = line.rstrip("\n").split(maxsplit=5)
+                    # A name already unlinked shows as "PATH (deleted)".
+                    if len(fields) == 6 and fields[5].startswith(path_prefix):
+                        if not fields[5].endswith(" (deleted)"):
+                            found.add(Path(fields[5]))
+        except OSError:
+            continue
+    return found
 
 
 def _signal_group(process: subprocess.Popen, signal_number: int) -> None:

@@ -29,11 +29,10 @@ from analyzer_core.recorder import RunRecorder
 from analyzer_core.records import CheckpointData, Variant, variant_name
 from analyzer_core.search.base import VariantSearch
 from analyzer_core.search.select import create_search
-from analyzer_core.stop import StopRequests
+from analyzer_core.stop import StopNow, StopRequests
 from analyzer_core.sweep import (
     ModelFailed,
     ModelFailures,
-    StopNow,
     SweepContext,
     measure_points,
 )
@@ -162,6 +161,7 @@ class Profiler:
             settings.output_repository.resolve(),
             settings.log_directory / "tritonserver.log",
         )
+        self.server.stop_requested = lambda: self.stop.immediate
         self.server.start(timeout=settings.server_start_timeout)
         self.timings["server_start"] = time.monotonic() - started
         self.recorder.data.machine.triton_version = self.server.version()

@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 IMMEDIATE_AFTER = 3
 
 
+class StopNow(Exception):
+    """An immediate stop was requested, so the profiler saves and exits at once."""
+
+
 class StopRequests:
     def __init__(self) -> None:
         self.interrupts = 0

@@ -17,15 +17,11 @@ from analyzer_core.perf.runner import (
 from analyzer_core.recorder import RunRecorder
 from analyzer_core.records import Measurement, MeasurementStatus
 from analyzer_core.search.load import throughput_saturated
-from analyzer_core.stop import StopRequests
+from analyzer_core.stop import StopNow, StopRequests
 
 logger = logging.getLogger(__name__)
 
 FAILURES_TO_STOP_MODEL = 2
-
-
-class StopNow(Exception):
-    """An immediate stop was requested while perf_analyzer ran."""
 
 
 class ModelFailed(Exception):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 import statistics
 import subprocess
@@ -208,6 +209,7 @@ PY_SPY_CATEGORIES = (
     ("loading variants", ("TritonServer.load_model",)),
     ("unloading variants", ("TritonServer.unload_model",)),
     ("starting Triton", ("LocalTritonServer.start",)),
+    ("waiting for unloads before SIGTERM", ("LocalTritonServer._wait_for_unloads",)),
     ("stopping Triton", ("LocalTritonServer.stop",)),
     ("metrics sampler start and stop", ("MetricsSampler.",)),
     ("status file writes", ("write_status",)),
@@ -283,6 +285,11 @@ def main() -> None:
     arguments = parse_arguments()
     results = []
     for position in range(arguments.repeats):
+        one_minute, five_minutes, fifteen_minutes = os.getloadavg()
+        print(
+            f"load average before run {position + 1}: "
+            f"{one_minute:.2f} {five_minutes:.2f} {fifteen_minutes:.2f}"
+        )
         with work_folder("sweep-", arguments.work_directory) as work:
             py_spy = arguments.py_spy if position == 0 else None
             result = run_analyzer_core(work, py_spy)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE_REPOSITORY, run_cli
 
+from analyzer_core.checkpoints.store import read_checkpoint_file
+
 pytestmark = pytest.mark.slow
 
 SWEEP = [
@@ -39,13 +41,13 @@ def test_sweep_writes_checkpoint_zero(sweep):
     assert sorted(p.name for p in (workdir / "checkpoints").glob("*.ckpt")) == [
         "0.ckpt"
     ]
-    document = json.loads((workdir / "checkpoints" / "0.ckpt").read_text())
-    variants = {v["name"] for v in document["variants"]}
+    data = read_checkpoint_file(workdir / "checkpoints" / "0.ckpt")
+    variants = set(data.variants)
     assert variants == {"add_sub_config_default", "add_sub_config_0"}
-    keys = {(m["variant"], m["concurrency"]) for m in document["measurements"]}
+    keys = {(m.variant, m.concurrency) for m in data.measurements}
     assert keys == {(v, c) for v in variants for c in (1, 2)}
-    for measurement in document["measurements"]:
-        metrics = measurement["metrics"]
+    for measurement in data.measurements:
+        metrics = measurement.metrics
         assert metrics["perf_throughput"] > 0
         assert metrics["perf_latency_p99"] > 0
         assert "perf_server_compute_infer" in metrics

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_REPOSITORY, run_cli
 
+from analyzer_core.checkpoints.store import read_checkpoint_file
 from analyzer_core.errors import ConfigError, ServerError
 from analyzer_core.triton.server import (
     LaunchMode,
@@ -81,18 +81,18 @@ def test_remote_run_exits_zero(remote_run):
 
 def test_remote_run_measures_both_variants(remote, remote_run):
     _, workdir, _ = remote
-    document = json.loads((workdir / "checkpoints" / "0.ckpt").read_text())
-    keys = {(m["variant"], m["concurrency"]) for m in document["measurements"]}
+    data = read_checkpoint_file(workdir / "checkpoints" / "0.ckpt")
+    keys = {(m.variant, m.concurrency) for m in data.measurements}
     variants = {"add_sub_config_default", "add_sub_config_0"}
     assert keys == {(v, c) for v in variants for c in (1, 2)}
 
 
 def test_remote_run_has_server_metrics(remote, remote_run):
     _, workdir, _ = remote
-    document = json.loads((workdir / "checkpoints" / "0.ckpt").read_text())
-    for measurement in document["measurements"]:
-        assert measurement["metrics"]["cpu_used_ram"] > 0
-        assert "triton_rss" not in measurement["metrics"]
+    data = read_checkpoint_file(workdir / "checkpoints" / "0.ckpt")
+    for measurement in data.measurements:
+        assert measurement.metrics["cpu_used_ram"] > 0
+        assert "triton_rss" not in measurement.metrics
 
 
 def test_remote_server_keeps_running(remote, remote_run):
