@@ -27,7 +27,8 @@ from analyzer_core.perf.runner import LoadPoint, PerfAnalyzerRunner
 from analyzer_core.progress import JobState
 from analyzer_core.recorder import RunRecorder
 from analyzer_core.records import CheckpointData, Variant, variant_name
-from analyzer_core.search.base import VariantSearch
+from analyzer_core.search.base import SearchMode, VariantSearch
+from analyzer_core.search.order import ranking_order
 from analyzer_core.search.select import create_search
 from analyzer_core.stop import StopNow, StopRequests
 from analyzer_core.sweep import (
@@ -48,6 +49,7 @@ from analyzer_core.validation import validate
 
 logger = logging.getLogger(__name__)
 
+EXIT_FAILED = 1
 EXIT_STOPPED = 130
 
 
@@ -112,8 +114,34 @@ class Profiler:
                 JobState.STOPPED, "Stopped on request; measurements are saved."
             )
             return EXIT_STOPPED
+        failure = self._describe_total_failure()
+        if failure is not None:
+            logger.error("%s", failure)
+            self.recorder.set_state(JobState.FAILED, failure)
+            return EXIT_FAILED
         self.recorder.set_state(JobState.FINISHED, "Profiling finished.")
         return 0
+
+    def _describe_total_failure(self) -> str | None:
+        """Describe a run in which runs failed and no profiled model has a
+        successful measurement; return None otherwise."""
+        if self.recorder.status.failed == 0:
+            return None
+        models = set(self.settings.profile_models)
+        measurements = [m for m in self.recorder.data.measurements if m.model in models]
+        if any(m.ok for m in measurements):
+            return None
+        logs = [m.error_log for m in measurements if m.error_log]
+        if logs:
+            where = f"the last perf_analyzer error log is {logs[-1]}"
+        elif self.settings.triton.launch_mode is LaunchMode.LOCAL:
+            where = f"see {self.settings.log_directory / 'tritonserver.log'}"
+        else:
+            where = "see the errors logged above and the remote server's log"
+        return (
+            f"No measurement of {', '.join(self.settings.profile_models)} succeeded "
+            f"({self.recorder.status.failed} failed); {where}."
+        )
 
     def _load_starting_checkpoint(
         self,
@@ -221,12 +249,16 @@ class Profiler:
         self.recorder.status.planned = planned
 
     def _search(self, model: str, default_config: dict) -> VariantSearch:
+        order = None
+        if self.settings.search_mode is SearchMode.QUICK:
+            order = ranking_order(self.recorder.data, model, self.settings.ranking)
         return create_search(
             model,
             default_config,
             self.settings.search_mode,
             self.settings.limits,
             self.settings.options_for(model).model_config_parameters,
+            order=order,
         )
 
     def _count_points(
@@ -277,10 +309,10 @@ class Profiler:
             if variant_settings not in planned:
                 planned.append(variant_settings)
                 self._plan_more(model, default_config, variant_settings)
-            best = self._profile_variant(
+            name, best = self._profile_variant(
                 model_directory, default_config, variant_settings, failures
             )
-            search.report(best)
+            search.report(best, name)
             if self.stop.graceful:
                 return
         pruned = self._count_points(model, default_config, search.pruned)
@@ -301,7 +333,8 @@ class Profiler:
         default_config: dict,
         variant_settings: VariantSettings,
         failures: ModelFailures,
-    ) -> float:
+    ) -> tuple[str, float]:
+        """Measure one variant; return its name and best throughput."""
         model = model_directory.name
         config = apply_settings(
             default_config, variant_settings, self._instance_kind(default_config)
@@ -312,7 +345,7 @@ class Profiler:
         )
         if not points:
             logger.info("Skipping %s: it has no load point to measure", variant.name)
-            return 0.0
+            return variant.name, 0.0
         if all(self.recorder.find((model, *_point_key(point))) for point in points):
             logger.info(
                 "Skipping %s: all %d load points already measured",
@@ -320,7 +353,7 @@ class Profiler:
                 len(points),
             )
             self.recorder.progress(skipped=len(points))
-            return self.recorder.best_throughput(variant.name)
+            return variant.name, self.recorder.best_throughput(variant.name)
 
         self._ensure_server()
         self.recorder.data.variants[variant.name] = variant
@@ -334,14 +367,14 @@ class Profiler:
         except ServerError as error:
             logger.error("%s; skipping variant %s", error, variant.name)
             self.recorder.progress(failed=len(points))
-            return 0.0
+            return variant.name, 0.0
         try:
             measure_points(points, self._sweep_context(model, failures))
         finally:
             if not self.stop.immediate:
                 self.server.unload_model(variant.name)
             self._save()
-        return self.recorder.best_throughput(variant.name)
+        return variant.name, self.recorder.best_throughput(variant.name)
 
     def _sweep_context(self, model: str, failures: ModelFailures) -> SweepContext:
         return SweepContext(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer_core.search.base import SearchLimits, SearchMode, VariantSearch
+from analyzer_core.search.base import (
+    SearchLimits,
+    SearchMode,
+    VariantOrder,
+    VariantSearch,
+)
 from analyzer_core.search.brute import BruteSearch
 from analyzer_core.search.manual import ManualSearch
 from analyzer_core.search.quick import QuickSearch
@@ -16,6 +21,7 @@ def create_search(
     mode: SearchMode,
     limits: SearchLimits,
     parameters: dict[str, Any] | None = None,
+    order: VariantOrder | None = None,
 ) -> VariantSearch:
     """Return the search for ``model``.
 
@@ -33,6 +39,7 @@ def create_search(
             limits,
             start_instance_count=_instance_count(default_config),
             start_max_batch_size=int(default_config.get("max_batch_size", 0)),
+            order=order,
         )
     return BruteSearch(model, supports_batching, limits)
 

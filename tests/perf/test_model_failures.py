@@ -12,13 +12,15 @@ from fakes import stand_in_server
 
 from analyzer_core.config import ProfileSettings
 from analyzer_core.perf.runner import PerfSettings
-from analyzer_core.profiler import Profiler
+from analyzer_core.profiler import EXIT_FAILED, Profiler
 from analyzer_core.search.base import SearchLimits
 
 FAULTS = Path(__file__).resolve().parent.parent / "fakes" / "perf_analyzer_faults.py"
 
 
-def profile(tmp_path: Path, fault: str, monkeypatch, models=("add_sub",)) -> dict:
+def profile(
+    tmp_path: Path, fault: str, monkeypatch, models=("add_sub",), expected=EXIT_FAILED
+) -> dict:
     # A short timeout keeps the hang case quick; the others finish well within it.
     timeout = 1.0 if fault == "hang" else 60.0
     stand_in_server.install(monkeypatch)
@@ -33,7 +35,7 @@ def profile(tmp_path: Path, fault: str, monkeypatch, models=("add_sub",)) -> dic
         perf=PerfSettings(executable=FAULTS, timeout_seconds=timeout),
         status_file=tmp_path / "status.json",
     )
-    assert Profiler(settings).run() == 0
+    assert Profiler(settings).run() == expected
     return json.loads((tmp_path / "checkpoints" / "0.ckpt").read_text())
 
 
@@ -64,6 +66,14 @@ def test_error_log_keeps_odd_bytes_stand_in(tmp_path, monkeypatch):
 
 
 def test_flood_stand_in_measures(tmp_path, monkeypatch):
-    checkpoint = profile(tmp_path, "flood", monkeypatch)
+    checkpoint = profile(tmp_path, "flood", monkeypatch, expected=0)
     assert all(m.get("status", "ok") == "ok" for m in checkpoint["measurements"])
     assert len(checkpoint["measurements"]) == 3 * 2
+
+
+def test_all_failed_run_exits_one_stand_in(tmp_path, monkeypatch):
+    checkpoint = profile(tmp_path, "exit", monkeypatch)
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert "No measurement of add_sub succeeded (2 failed)" in status["message"]
+    assert checkpoint["measurements"][-1]["error_log"] in status["message"]

@@ -13,7 +13,7 @@ from fakes import stand_in_server
 
 from analyzer_core.config import ModelOptions, ProfileSettings
 from analyzer_core.perf.runner import PerfSettings
-from analyzer_core.profiler import Profiler
+from analyzer_core.profiler import EXIT_FAILED, Profiler
 from analyzer_core.search.base import SearchLimits, SearchMode
 
 FAULTS = Path(__file__).resolve().parent.parent / "fakes" / "perf_analyzer_faults.py"
@@ -25,7 +25,7 @@ def stand_in(monkeypatch):
     monkeypatch.setenv("PERF_ANALYZER_FAULT", "ok")
 
 
-def profile(tmp_path: Path, **overrides) -> dict:
+def profile(tmp_path: Path, expected: int = 0, **overrides) -> dict:
     settings = ProfileSettings(
         model_repository=EXAMPLE_REPOSITORY,
         profile_models=["add_sub"],
@@ -38,7 +38,7 @@ def profile(tmp_path: Path, **overrides) -> dict:
     )
     for name, value in overrides.items():
         setattr(settings, name, value)
-    assert Profiler(settings).run() == 0
+    assert Profiler(settings).run() == expected
     return json.loads((tmp_path / "status.json").read_text())
 
 
@@ -116,6 +116,6 @@ def test_rerun_counts_skipped(tmp_path, stand_in):
 
 def test_failed_model_counts_add_up(tmp_path, stand_in, monkeypatch):
     monkeypatch.setenv("PERF_ANALYZER_FAULT", "exit")
-    status = profile(tmp_path)
+    status = profile(tmp_path, expected=EXIT_FAILED)
     assert status["failed"] == 2
     assert counted(status) == status["planned"]
