@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzer_core.errors import CheckpointError, CheckpointFormatError
-from analyzer_core.records import (
+from analyzer_core.checkpoints.schema import (
     SCHEMA_VERSION,
-    CheckpointData,
+    checkpoint_from_json,
+    checkpoint_to_json,
     upgrade_from_version_1,
 )
+from analyzer_core.errors import CheckpointError, CheckpointFormatError
+from analyzer_core.records import CheckpointData
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +229,7 @@ def parse_document(document: Any, source: str = "document") -> CheckpointData:
             version,
             SCHEMA_VERSION,
         )
-    return CheckpointData.from_json(document)
+    return checkpoint_from_json(document)
 
 
 def upgrade_document(
@@ -403,7 +405,7 @@ def _encode(data: CheckpointData) -> bytes:
     2-core VM). The records contain no reference cycles, and a config dict
     that contained itself would raise RecursionError.
     """
-    document = data.to_json()
+    document = checkpoint_to_json(data)
     text = json.dumps(document, separators=(",", ":"), check_circular=False)
     return text.encode()
 

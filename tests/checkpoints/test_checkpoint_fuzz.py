@@ -20,13 +20,14 @@ from conftest import SHARED_FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analyzer_core.checkpoints.schema import SCHEMA_VERSION
 from analyzer_core.checkpoints.store import (
     load_checkpoint,
     read_checkpoint_file,
     save_checkpoint,
 )
 from analyzer_core.errors import CheckpointError
-from analyzer_core.records import SCHEMA_VERSION, CheckpointData
+from analyzer_core.records import CheckpointData
 from analyzer_core.results.tables import (
     gpu_table,
     inference_table,

@@ -16,6 +16,7 @@ from checkpoint_helpers import (
     version_1_document,
 )
 
+from analyzer_core.checkpoints.schema import upgrade_from_version_1
 from analyzer_core.checkpoints.store import (
     CheckpointWriter,
     load_checkpoint,
@@ -30,7 +31,6 @@ from analyzer_core.records import (
     Measurement,
     MeasurementStatus,
     Variant,
-    upgrade_from_version_1,
 )
 
 STORE_LOGGER = "analyzer_core.checkpoints.store"

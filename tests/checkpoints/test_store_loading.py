@@ -16,6 +16,7 @@ from checkpoint_helpers import (
 )
 
 from analyzer_core.checkpoints import store
+from analyzer_core.checkpoints.schema import SCHEMA_VERSION
 from analyzer_core.checkpoints.store import (
     CheckpointWriter,
     checkpoint_index,
@@ -26,7 +27,6 @@ from analyzer_core.checkpoints.store import (
     upgrade_document,
 )
 from analyzer_core.errors import CheckpointError
-from analyzer_core.records import SCHEMA_VERSION
 
 OTHER_NAMES = ["notes.txt", "backup.ckpt", "10.old.ckpt", "007.ckpt", ".DS_Store"]
 STORE_LOGGER = "analyzer_core.checkpoints.store"

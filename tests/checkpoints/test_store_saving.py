@@ -28,6 +28,7 @@ from checkpoint_helpers import (
 )
 
 from analyzer_core.checkpoints.lock import CheckpointLock
+from analyzer_core.checkpoints.schema import SCHEMA_VERSION
 from analyzer_core.checkpoints.store import (
     CheckpointWriter,
     read_checkpoint_file,
@@ -35,7 +36,6 @@ from analyzer_core.checkpoints.store import (
     write_atomically,
 )
 from analyzer_core.errors import CheckpointError
-from analyzer_core.records import SCHEMA_VERSION
 
 IS_ROOT = os.geteuid() == 0
 
