@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from analyzer_core.records import CheckpointData
+from analyzer_core.records import CheckpointData, Measurement
 from analyzer_core.results.ranking import ModelRanking, RankingSettings, rank_model
 
 UNKNOWN = "unknown"
@@ -22,12 +22,35 @@ class ReportContext:
     """Seconds since the epoch when the checkpoint was saved."""
     settings: RankingSettings = field(default_factory=RankingSettings)
     _rankings: dict[str, ModelRanking] = field(default_factory=dict, repr=False)
+    _by_variant: dict[str, list[Measurement]] | None = field(default=None, repr=False)
 
     def ranking(self, model: str) -> ModelRanking:
         """Rank ``model`` once per context and reuse the result."""
         if model not in self._rankings:
             self._rankings[model] = rank_model(self.data, model, self.settings)
         return self._rankings[model]
+
+    def rankings(self, models: list[str]) -> dict[str, ModelRanking]:
+        """Rank ``models`` (once each) and return them in checkpoint order."""
+        chosen = set(models)
+        return {
+            model: self.ranking(model)
+            for model in self.data.models()
+            if model in chosen
+        }
+
+    def measurements_of(self, variant: str) -> list[Measurement]:
+        """Return the measurements of ``variant``, failed ones included.
+
+        The lists are indexed in one pass over the checkpoint on the first
+        call; callers must not change them.
+        """
+        if self._by_variant is None:
+            index: dict[str, list[Measurement]] = {}
+            for measurement in self.data.measurements:
+                index.setdefault(measurement.variant, []).append(measurement)
+            self._by_variant = index
+        return self._by_variant.get(variant, [])
 
     @property
     def time_text(self) -> str:

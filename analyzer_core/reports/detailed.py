@@ -49,10 +49,10 @@ def detailed_pdf(
     """Lay out the detailed report of ``variant_name`` and return the PDF bytes."""
     data = context.data
     variant = data.variants.get(variant_name)
-    measurements = data.measurements_of(variant_name)
+    measurements = context.measurements_of(variant_name)
     model = variant.model if variant else measurements[0].model
     ranking = context.ranking(model)
-    entry = next((e for e in ranking.entries if e.name == variant_name), None)
+    entry = ranking.entry(variant_name)
     story = [
         text(f"Detailed report: {variant_name}", "title"),
         text(
@@ -62,7 +62,7 @@ def detailed_pdf(
         spacer(),
         *_settings(context, variant, ranking, entry),
         spacer(2),
-        *_charts(context, variant_name, model, ranking, charts),
+        *_charts(context, variant_name, measurements, ranking, charts),
         *heading("Measurements"),
         *_measurement_table(context, ranking, measurements),
         *_failures(measurements),
@@ -110,15 +110,16 @@ def _rank_text(ranking: ModelRanking, entry: VariantRanking | None) -> str:
         return (
             f"not ranked: no successful measurement of this variant of {ranking.model}"
         )
-    position = ranking.entries.index(entry) + 1
+    position = ranking.position(entry.name)
     total = len(ranking.entries)
     if entry.passes:
         return (
-            f"{position} of {total} variants of {ranking.model}; meets the constraints"
+            f"{position:,} of {total:,} variants of {ranking.model}; meets the "
+            "constraints"
         )
     problems = "; ".join(entry.violations)
     return (
-        f"{position} of {total} variants of {ranking.model}; fails the constraints "
+        f"{position:,} of {total:,} variants of {ranking.model}; fails the constraints "
         f"at every load level (closest: {problems})"
     )
 
@@ -126,15 +127,15 @@ def _rank_text(ranking: ModelRanking, entry: VariantRanking | None) -> str:
 def _charts(
     context: ReportContext,
     variant_name: str,
-    model: str,
+    measurements: list[Measurement],
     ranking: ModelRanking,
     charts: ChartSession,
 ) -> list:
     width, height = CHART_PIXELS
-    only = [variant_name]
-    breakdown = figures.latency_breakdown_figure(context.data, variant_name)
-    memory = figures.memory_latency_figure(context.data, model, ranking, only)
-    utilization = figures.utilization_latency_figure(context.data, model, ranking, only)
+    data, model, only = context.data, ranking.model, [variant_name]
+    breakdown = figures.latency_breakdown_figure(data, variant_name, measurements)
+    memory = figures.memory_latency_figure(data, model, ranking, only)
+    utilization = figures.utilization_latency_figure(data, model, ranking, only)
     half_width, half_height = HALF_CHART_PIXELS
     images = charts.pngs(
         [
@@ -157,7 +158,7 @@ def _charts(
 def _measurement_table(
     context: ReportContext, ranking: ModelRanking, measurements: list[Measurement]
 ):
-    memory_tag = figures.memory_tag(context.data, ranking.model)
+    memory_tag = figures.memory_tag(context.data, ranking.model, ranking)
     utilization_tag = next(
         (
             tag

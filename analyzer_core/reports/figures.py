@@ -22,6 +22,7 @@ from analyzer_core.records import CheckpointData, Measurement
 from analyzer_core.results.ranking import (
     ModelRanking,
     RankingSettings,
+    VariantRanking,
     rank_model,
 )
 from analyzer_core.results.values import collected_tags, metric_label, metric_value
@@ -67,7 +68,7 @@ def memory_latency_figure(
     GPU memory is used when collected, else Triton's resident memory, else the
     host's used RAM.
     """
-    tag = memory_tag(data, model)
+    tag = memory_tag(data, model, _known_ranking(ranking))
     if tag is None:
         return None
     model_ranking = resolve_ranking(data, model, ranking)
@@ -81,7 +82,7 @@ def utilization_latency_figure(
     variants: list[str] | None = None,
 ) -> go.Figure | None:
     """Plot GPU (else CPU) utilization against p99 latency, or return None."""
-    tag = _first_collected(data, model, UTILIZATION_TAGS)
+    tag = utilization_tag(data, model, _known_ranking(ranking))
     if tag is None:
         return None
     model_ranking = resolve_ranking(data, model, ranking)
@@ -99,15 +100,40 @@ def resolve_ranking(
     return rank_model(data, model, ranking or RankingSettings())
 
 
-def memory_tag(data: CheckpointData, model: str) -> str | None:
-    """Return the memory metric the model's measurements carry, GPU memory first."""
-    return _first_collected(data, model, MEMORY_TAGS)
+def memory_tag(
+    data: CheckpointData, model: str, ranking: ModelRanking | None = None
+) -> str | None:
+    """Return the memory metric the model's measurements carry, GPU memory first.
+
+    With the model's ``ranking`` the tags it collected are reused, which
+    saves a pass over every measurement of the checkpoint.
+    """
+    return _first_collected(data, model, MEMORY_TAGS, ranking)
+
+
+def utilization_tag(
+    data: CheckpointData, model: str, ranking: ModelRanking | None = None
+) -> str | None:
+    """Return the utilization metric the model's measurements carry, GPU first."""
+    return _first_collected(data, model, UTILIZATION_TAGS, ranking)
+
+
+def _known_ranking(
+    ranking: RankingSettings | ModelRanking | None,
+) -> ModelRanking | None:
+    return ranking if isinstance(ranking, ModelRanking) else None
 
 
 def _first_collected(
-    data: CheckpointData, model: str, tags: Iterable[str]
+    data: CheckpointData,
+    model: str,
+    tags: Iterable[str],
+    ranking: ModelRanking | None,
 ) -> str | None:
-    collected = collected_tags(data, model)
+    if ranking is not None and ranking.collected is not None:
+        collected = ranking.collected
+    else:
+        collected = collected_tags(data, model)
     return next((tag for tag in tags if tag in collected), None)
 
 
@@ -120,12 +146,13 @@ def shown_variants(model_ranking: ModelRanking) -> list[str]:
     return names
 
 
-def variant_colours(model_ranking: ModelRanking) -> dict[str, str]:
-    """Give each variant a colour from its rank, so charts agree with each other."""
-    return {
-        entry.name: PALETTE[position % len(PALETTE)]
-        for position, entry in enumerate(model_ranking.entries)
-    }
+def variant_colour(model_ranking: ModelRanking, name: str) -> str | None:
+    """Give a variant a colour from its rank, so charts agree with each other.
+
+    Returns None for a variant that is not ranked.
+    """
+    position = model_ranking.position(name)
+    return None if position is None else PALETTE[(position - 1) % len(PALETTE)]
 
 
 def _metric_latency_figure(
@@ -136,18 +163,16 @@ def _metric_latency_figure(
     pareto_higher_is_better: bool | None = None,
 ) -> go.Figure:
     names = variants if variants is not None else shown_variants(model_ranking)
-    colours = variant_colours(model_ranking)
-    entries = {entry.name: entry for entry in model_ranking.entries}
     figure = go.Figure()
     points: list[Measurement] = []
     for name in names:
-        if name not in entries:
+        entry = model_ranking.entry(name)
+        if entry is None:
             continue
-        for batch_size, series in _series_by_batch(entries[name].measurements):
+        colour = variant_colour(model_ranking, name)
+        for batch_size, series in _series_by_batch(entry.measurements):
             label = name if batch_size is None else f"{name} (batch {batch_size})"
-            figure.add_trace(
-                _variant_trace(series, tag, label, name, colours.get(name), entries)
-            )
+            figure.add_trace(_variant_trace(series, tag, label, entry, colour))
             points.extend(series)
     if pareto_higher_is_better is not None:
         _add_pareto_front(figure, points, tag)
@@ -193,11 +218,10 @@ def _variant_trace(
     series: list[Measurement],
     tag: str,
     label: str,
-    name: str,
+    entry: VariantRanking,
     colour: str | None,
-    entries: dict,
 ) -> go.Scatter:
-    entry = entries[name]
+    name = entry.name
     hover = [
         f"{name}<br>batch {m.batch_size}, {_load_text(m)}<br>"
         f"p99 {metric_value(m, LATENCY_TAG):.2f} ms<br>"
@@ -298,13 +322,21 @@ def _add_constraint_lines(
                 )  # fmt: skip
 
 
-def latency_breakdown_figure(data: CheckpointData, variant: str) -> go.Figure:
+def latency_breakdown_figure(
+    data: CheckpointData,
+    variant: str,
+    measurements: list[Measurement] | None = None,
+) -> go.Figure:
     """Stack the parts of the average latency per load level, with throughput.
 
     Bars: client send/recv, server queue and the server's compute input,
     infer and output times, in ms. Throughput is a line on the right axis.
+    ``measurements`` are the variant's, when the caller has already found
+    them in ``data``.
     """
-    measurements = [m for m in data.measurements_of(variant) if m.ok]
+    if measurements is None:
+        measurements = data.measurements_of(variant)
+    measurements = [m for m in measurements if m.ok]
     measurements.sort(
         key=lambda m: (m.batch_size, m.concurrency or 0, m.request_rate or 0)
     )

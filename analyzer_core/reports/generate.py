@@ -111,7 +111,10 @@ def generate_reports(
     output = ReportOutput(loaded.index)
     export_path = Path(export_path)
     output.tables = write_tables(
-        context.data, export_path, _settings_for(context, chosen_models), loaded.index
+        context.data,
+        export_path,
+        index=loaded.index,
+        rankings=context.rankings(chosen_models),
     )
     charts = ChartSession()
     for model in chosen_models:
@@ -189,20 +192,6 @@ def _require_known(
     )
 
 
-def _settings_for(context: ReportContext, models: list[str]) -> RankingSettings:
-    settings = context.settings
-    if settings.models == models:
-        return settings
-    return RankingSettings(
-        objectives=settings.objectives,
-        constraints=settings.constraints,
-        model_objectives=settings.model_objectives,
-        model_constraints=settings.model_constraints,
-        top_n=settings.top_n,
-        models=models,
-    )
-
-
 def _write_summary(
     context: ReportContext,
     model: str,
@@ -240,7 +229,7 @@ def _write_detailed(
     charts: ChartSession,
     output: ReportOutput,
 ) -> None:
-    if not context.data.measurements_of(variant):
+    if not context.measurements_of(variant):
         message = (
             f"Variant {variant} has no measurement in checkpoint {context.index}; "
             "no detailed report written for it."
@@ -299,7 +288,7 @@ def detailed_report_bytes(
     """Return the detailed PDF of ``variant`` without writing files."""
     context = report_context(loaded, settings)
     select_variants(context, [], [variant])
-    if not context.data.measurements_of(variant):
+    if not context.measurements_of(variant):
         raise ReportRequestError(
             f"Variant {variant} has no measurement in checkpoint {loaded.index}."
         )

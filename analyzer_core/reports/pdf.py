@@ -8,6 +8,7 @@ names), else the Bitstream Vera font that ships with reportlab.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -43,6 +44,9 @@ HALF_CHART_PIXELS = (540, 400)
 """Size of the charts drawn two side by side."""
 
 CELL_PADDING = 3
+MIN_LAST_COLUMN = 15 * mm
+"""Minimum width of the last table column when number columns widen to fit."""
+NUMBER_TEXT = re.compile(r"-?[\d,]*\.?\d+")
 HEADER_FILL = colors.HexColor("#2f4b7c")
 HIGHLIGHT_FILL = colors.HexColor("#eef3fb")
 FAIL_TEXT = colors.HexColor("#b22222")
@@ -178,12 +182,12 @@ def data_table(
     """Return a table that repeats its header on each page.
 
     ``widths`` are fractions of the text width. A column too narrow for the
-    longest word of its header is widened, and the last column gives up the
-    space. Rows in ``highlighted`` get a tinted background, rows in
+    longest word of its header, or for its widest number, is widened, and the
+    last column gives up the space. Rows in ``highlighted`` get a tinted background, rows in
     ``failing`` red text. Values that fit their column on one line are drawn
     as plain strings, which lays out several times faster than paragraphs.
     """
-    column_widths = _column_widths(header, widths)
+    column_widths = _column_widths(header, widths, rows)
     cells: list[list[object]] = [[text(label, "header_cell") for label in header]]
     for position, row in enumerate(rows):
         style = "cell_failing" if position in (failing or ()) else "cell"
@@ -219,7 +223,9 @@ def _cell(value: object, width: float, style: str) -> object:
     return text(content, style)
 
 
-def _column_widths(header: list[str], fractions: list[float]) -> list[float]:
+def _column_widths(
+    header: list[str], fractions: list[float], rows: list[list[object]]
+) -> list[float]:
     style = STYLES["header_cell"]
     widths = []
     for label, fraction in zip(header, fractions, strict=True):
@@ -229,7 +235,31 @@ def _column_widths(header: list[str], fractions: list[float]) -> list[float]:
         )
         widths.append(max(fraction * CONTENT_WIDTH, longest + 2 * CELL_PADDING + 1))
     widths[-1] -= sum(widths) - CONTENT_WIDTH
-    return widths
+
+    # A number split over two lines (106.2 / 9) is easily misread, so number
+    # columns widen to fit their widest value unless the last column would
+    # drop below MIN_LAST_COLUMN.
+    fitted = list(widths)
+    for column in range(len(fitted) - 1):
+        numbers = [str(row[column]) for row in rows if _is_number(row[column])]
+        if numbers:
+            widest = max(_text_width(number) for number in numbers)
+            fitted[column] = max(fitted[column], widest + 2 * CELL_PADDING + 1)
+    fitted[-1] = CONTENT_WIDTH - sum(fitted[:-1])
+    return fitted if fitted[-1] >= MIN_LAST_COLUMN else widths
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return isinstance(value, str) and NUMBER_TEXT.fullmatch(value) is not None
+
+
+def _text_width(value: str, style: str = "cell") -> float:
+    font = STYLES[style]
+    return pdfmetrics.stringWidth(value, font.fontName, font.fontSize)
 
 
 def build_pdf(story: list[Flowable | None], title: str, footer: str) -> bytes:

@@ -28,6 +28,7 @@ from analyzer_core.reports.pdf import (
 )
 from analyzer_core.reports.render import ChartSession
 from analyzer_core.results.ranking import ModelRanking, VariantRanking
+from analyzer_core.results.tables import table_file_names
 from analyzer_core.results.values import (
     describe_constraints,
     format_metric,
@@ -62,7 +63,7 @@ def _subtitle(context: ReportContext, ranking: ModelRanking) -> str:
     measured = sum(len(entry.measurements) for entry in ranking.entries)
     return (
         f"Checkpoint {context.index}, saved {context.time_text}. "
-        f"{len(ranking.entries)} variants measured with {measured} measurements."
+        f"{len(ranking.entries):,} variants measured with {measured:,} measurements."
     )
 
 
@@ -187,20 +188,24 @@ TABLE_HEADER = [
     "Util. (%)",
     "Meets constraints",
 ]
+TABLE_MAX_ROWS = 100
+"""Ranked variants the summary table lists at most, besides the default config.
+
+A longer table takes seconds per thousand rows to lay out, and pages to read.
+The CSV tables list every variant."""
 TABLE_WIDTHS = [0.035, 0.2, 0.07, 0.09, 0.085, 0.07, 0.065, 0.1, 0.08, 0.065, 0.14]
 
 
 def _variant_table(context: ReportContext, ranking: ModelRanking):
-    memory_tag = figures.memory_tag(context.data, ranking.model)
-    utilization_tag = next(
-        (tag for tag in figures.UTILIZATION_TAGS if _collected(ranking, tag)), None
-    )
+    memory_tag = figures.memory_tag(context.data, ranking.model, ranking)
+    utilization_tag = figures.utilization_tag(context.data, ranking.model, ranking)
+    listed = listed_entries(ranking)
     rows = [
         _variant_row(position, entry, memory_tag, utilization_tag)
-        for position, entry in enumerate(ranking.entries, start=1)
+        for position, entry in listed
     ]
-    top = set(range(min(ranking.top_n, len(rows))))
-    failing = {i for i, entry in enumerate(ranking.entries) if not entry.passes}
+    top = {row for row, (position, _) in enumerate(listed) if position <= ranking.top_n}
+    failing = {row for row, (_, entry) in enumerate(listed) if not entry.passes}
     table = data_table(
         TABLE_HEADER, rows, TABLE_WIDTHS, highlighted=top, failing=failing
     )
@@ -208,14 +213,42 @@ def _variant_table(context: ReportContext, ranking: ModelRanking):
         f"Shaded: the top {ranking.top_n} charted above. Batch, conc.: client batch "
         "size and concurrency of the best measurement. Red: fails the constraints."
     )
-    return [table, text(caption, "subtitle")]
+    items = [table, text(caption, "subtitle")]
+    left_out = table_cut_note(context, ranking, len(listed))
+    if left_out is not None:
+        items.insert(1, text(left_out, "note"))
+    return items
 
 
-def _collected(ranking: ModelRanking, tag: str) -> bool:
-    return any(
-        metric_value(m, tag) is not None
-        for entry in ranking.entries
-        for m in entry.measurements
+def listed_entries(ranking: ModelRanking) -> list[tuple[int, VariantRanking]]:
+    """Return the variants the summary table lists, with their 1-based ranks.
+
+    These are the first TABLE_MAX_ROWS variants, and the default config
+    after them when it ranks lower, because the verdict compares with it.
+    """
+    listed = list(enumerate(ranking.entries[:TABLE_MAX_ROWS], start=1))
+    default = ranking.default
+    if default is not None:
+        position = ranking.position(default.name)
+        if position is not None and position > TABLE_MAX_ROWS:
+            listed.append((position, default))
+    return listed
+
+
+def table_cut_note(
+    context: ReportContext, ranking: ModelRanking, listed: int
+) -> str | None:
+    """Say how many ranked variants the table leaves out, or return None."""
+    left_out = len(ranking.entries) - listed
+    if left_out <= 0:
+        return None
+    extra = " and the default config" if listed > TABLE_MAX_ROWS else ""
+    inference_csv = table_file_names(context.index)["inference"]
+    return (
+        f"The table lists the top {TABLE_MAX_ROWS} of {len(ranking.entries):,} "
+        f"ranked variants{extra}; the other {left_out:,} are left out. The CSV "
+        f"table results/{inference_csv} that the report command writes lists "
+        "every measurement of every variant."
     )
 
 

@@ -97,30 +97,42 @@ def rank_all(
 
 
 def _ranked_measurements(
-    data: CheckpointData, settings: RankingSettings | None
-) -> Iterator[tuple[ModelRanking, Measurement]]:
-    for ranking in rank_all(data, settings).values():
+    data: CheckpointData,
+    settings: RankingSettings | None,
+    rankings: dict[str, ModelRanking] | None,
+) -> Iterator[tuple[Measurement, bool]]:
+    """Yield each ranked measurement and whether it meets the constraints."""
+    if rankings is None:
+        rankings = rank_all(data, settings)
+    for ranking in rankings.values():
         for entry in ranking.entries:
-            for measurement in entry.measurements:
-                yield ranking, measurement
+            for position, measurement in enumerate(entry.measurements):
+                yield measurement, position < entry.passing_count
 
 
 def inference_table(
-    data: CheckpointData, ranking: RankingSettings | None = None
+    data: CheckpointData,
+    ranking: RankingSettings | None = None,
+    rankings: dict[str, ModelRanking] | None = None,
 ) -> pd.DataFrame:
-    """Return Model Analyzer's inference table: a row per successful measurement."""
+    """Return Model Analyzer's inference table: a row per successful measurement.
+
+    Passing ``rankings`` (model to ranking, in row order) skips ranking the
+    models again. Without it they are ranked under ``ranking``.
+    """
     load_column = _load_column(data)
+    groups = _instance_group_texts(data)
     rows = []
-    for model_ranking, measurement in _ranked_measurements(data, ranking):
+    for measurement, satisfies in _ranked_measurements(data, ranking, rankings):
         variant = data.variants.get(measurement.variant)
         row = {
             "Model": measurement.model,
             "Batch": measurement.batch_size,
             load_column: _load_value(measurement, load_column),
             "Model Config Path": measurement.variant,
-            "Instance Group": instance_group_text(variant, len(data.machine.gpus)),
+            "Instance Group": groups.get(measurement.variant),
             "Max Batch Size": variant.max_batch_size if variant else None,
-            "Satisfies Constraints": _satisfies(model_ranking, measurement),
+            "Satisfies Constraints": "Yes" if satisfies else "No",
         }
         for tag in INFERENCE_TAGS:
             row[METRICS[tag].header] = metric_value(measurement, tag)
@@ -139,15 +151,21 @@ def inference_table(
 
 
 def gpu_table(
-    data: CheckpointData, ranking: RankingSettings | None = None
+    data: CheckpointData,
+    ranking: RankingSettings | None = None,
+    rankings: dict[str, ModelRanking] | None = None,
 ) -> pd.DataFrame | None:
-    """Return Model Analyzer's GPU table (a row per measurement and GPU), or None."""
+    """Return Model Analyzer's GPU table (a row per measurement and GPU), or None.
+
+    ``rankings`` works as in ``inference_table``.
+    """
     if not has_gpu_data(data):
         return None
     load_column = _load_column(data)
+    groups = _instance_group_texts(data)
     rows = []
-    for model_ranking, measurement in _ranked_measurements(data, ranking):
-        variant = data.variants.get(measurement.variant)
+    for measurement, satisfies in _ranked_measurements(data, ranking, rankings):
+        group = groups.get(measurement.variant)
         for uuid, values in measurement.gpu_metrics.items():
             row = {
                 "Model": measurement.model,
@@ -155,8 +173,8 @@ def gpu_table(
                 "Batch": measurement.batch_size,
                 load_column: _load_value(measurement, load_column),
                 "Model Config Path": measurement.variant,
-                "Instance Group": instance_group_text(variant, len(data.machine.gpus)),
-                "Satisfies Constraints": _satisfies(model_ranking, measurement),
+                "Instance Group": group,
+                "Satisfies Constraints": "Yes" if satisfies else "No",
             }
             for tag in GPU_TABLE_TAGS:
                 row[METRICS[tag].header] = values.get(tag)
@@ -213,6 +231,15 @@ def instance_group_text(variant: Variant | None, gpu_count: int) -> str | None:
     return " + ".join(f"{count}:{kind}" for kind, count in counts.items())
 
 
+def _instance_group_texts(data: CheckpointData) -> dict[str, str | None]:
+    """Write the instance group of every variant once, for tables of many rows."""
+    gpu_count = len(data.machine.gpus)
+    return {
+        name: instance_group_text(variant, gpu_count)
+        for name, variant in data.variants.items()
+    }
+
+
 def _load_column(data: CheckpointData) -> str:
     uses_rate = any(m.request_rate is not None for m in data.measurements)
     uses_concurrency = any(m.concurrency is not None for m in data.measurements)
@@ -225,19 +252,24 @@ def _load_value(measurement: Measurement, column: str) -> float | int | None:
     return measurement.concurrency
 
 
-def _satisfies(ranking: ModelRanking, measurement: Measurement) -> str:
-    return "No" if ranking.violations(measurement) else "Yes"
-
-
 def round_like_model_analyzer(frame: pd.DataFrame) -> pd.DataFrame:
     """Round floats to one decimal with Python's ``round``, as Model Analyzer does.
 
     ``DataFrame.round`` scales by ten before rounding, so it differs on values
     such as 3988.65, whose binary form is slightly above the halfway point.
     """
-    return frame.map(
-        lambda value: round(value, 1) if isinstance(value, float) else value
-    )
+    rounded = frame.copy()
+    for column in rounded.columns:
+        values = rounded[column]
+        if pd.api.types.is_float_dtype(values.dtype):
+            # tolist() yields Python floats, so round() is Python's.
+            rounded[column] = [round(value, 1) for value in values.tolist()]
+        elif values.dtype == object:
+            rounded[column] = [
+                round(value, 1) if isinstance(value, float) else value
+                for value in values.tolist()
+            ]
+    return rounded
 
 
 def table_file_names(index: int | None = None) -> dict[str, str]:
@@ -259,19 +291,23 @@ def write_tables(
     export_path: Path,
     ranking: RankingSettings | None = None,
     index: int | None = None,
+    rankings: dict[str, ModelRanking] | None = None,
 ) -> dict[str, Path]:
     """Write the CSV tables under ``<export_path>/results/`` and return their paths.
 
     Without ``index`` the files get Model Analyzer's names; with it, the names
     end in ``-ckpt<index>.csv`` so reports of different checkpoints do not
     overwrite each other. The GPU table is written only when there is GPU data.
+    ``rankings`` works as in ``inference_table``.
     """
     directory = Path(export_path) / "results"
     directory.mkdir(parents=True, exist_ok=True)
     names = table_file_names(index)
+    if rankings is None:
+        rankings = rank_all(data, ranking)
     frames = {
-        "inference": inference_table(data, ranking),
-        "gpu": gpu_table(data, ranking),
+        "inference": inference_table(data, rankings=rankings),
+        "gpu": gpu_table(data, rankings=rankings),
         "server_only": server_only_table(data),
     }
     paths = {}

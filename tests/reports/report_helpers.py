@@ -40,10 +40,14 @@ def save(directory: Path, data: CheckpointData, index: int = 0) -> Path:
     return directory
 
 
-def pdf_text(path: Path) -> str:
-    """Return the text of a PDF as pdftotext (poppler-utils) extracts it."""
+def pdf_text(path: Path, layout: bool = False) -> str:
+    """Return the text of a PDF as pdftotext (poppler-utils) extracts it.
+
+    With ``layout`` table rows stay on one line, as pdftotext's -layout keeps them.
+    """
+    options = ["-layout"] if layout else []
     finished = subprocess.run(
-        ["pdftotext", str(path), "-"],
+        ["pdftotext", *options, str(path), "-"],
         capture_output=True,
         text=True,
         timeout=60,

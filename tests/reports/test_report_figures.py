@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from analyzer_core.records import CheckpointData, MachineInfo, Measurement, Variant
 from analyzer_core.reports.figures import (
+    PALETTE,
     latency_breakdown_figure,
     memory_latency_figure,
+    memory_tag,
     pareto_front,
     shown_variants,
     throughput_latency_figure,
     utilization_latency_figure,
+    utilization_tag,
+    variant_colour,
 )
 from analyzer_core.results.ranking import RankingSettings, rank_model
 from analyzer_core.results.synthetic import synthetic_checkpoint
@@ -98,3 +102,39 @@ def test_resource_figures_none_without_data() -> None:
 
     assert memory_latency_figure(data, "resnet") is None
     assert utilization_latency_figure(data, "resnet") is None
+
+
+def test_variant_colours_follow_rank() -> None:
+    data = synthetic_checkpoint({"resnet": 6}, concurrencies=(1, 4))
+    ranking = rank_model(data, "resnet", RankingSettings())
+    names = [entry.name for entry in ranking.entries]
+
+    throughput = throughput_latency_figure(data, "resnet", ranking)
+    memory = memory_latency_figure(data, "resnet", ranking, names[1:3])
+
+    variant_traces = [trace for trace in throughput.data if trace.legendgroup]
+    assert [trace.line.color for trace in variant_traces[:3]] == PALETTE[:3]
+    assert [trace.line.color for trace in memory.data] == PALETTE[1:3]
+    assert variant_colour(ranking, "resnet_config_9") is None
+
+
+def test_ranking_supplies_collected_tags() -> None:
+    data = synthetic_checkpoint({"resnet": 2}, gpu=True)
+    ranking = rank_model(data, "resnet", RankingSettings())
+
+    assert memory_tag(data, "resnet", ranking) == "gpu_used_memory"
+    assert memory_tag(data, "resnet") == "gpu_used_memory"
+    assert utilization_tag(data, "resnet", ranking) == "gpu_utilization"
+
+    ranking.collected = {"triton_rss"}
+    assert memory_tag(data, "resnet", ranking) == "triton_rss"
+    assert utilization_tag(data, "resnet", ranking) is None
+
+
+def test_breakdown_figure_given_measurements() -> None:
+    data = synthetic_checkpoint({"resnet": 1}, concurrencies=(1, 2, 4))
+    measurements = data.measurements_of("resnet_config_0")[:2]
+
+    figure = latency_breakdown_figure(data, "resnet_config_0", measurements)
+
+    assert list(figure.data[0].x) == ["1", "2"]

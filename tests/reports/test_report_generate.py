@@ -17,13 +17,14 @@ from tritonclient.grpc import model_config_pb2
 
 from analyzer_core.errors import CheckpointError
 from analyzer_core.records import CheckpointData, MachineInfo, Measurement, Variant
+from analyzer_core.reports import summary
 from analyzer_core.reports.generate import (
     ReportRequestError,
     generate_reports,
     load_for_report,
     summary_report_bytes,
 )
-from analyzer_core.results.ranking import RankingSettings
+from analyzer_core.results.ranking import RankingSettings, rank_model
 from analyzer_core.results.synthetic import synthetic_checkpoint
 
 pytestmark = pytest.mark.skipif(
@@ -232,3 +233,61 @@ def test_summary_with_charts(tmp_path: Path) -> None:
     text = pdf_text(output.summaries["resnet"])
     assert "Summary report: resnet" in text
     assert "Checkpoint 5" in text
+
+
+def many_variants_checkpoint(count: int) -> CheckpointData:
+    """Build ``count`` variants, one measurement each, the default config last."""
+    data = CheckpointData(machine=MachineInfo("test CPU", "2.51.0"))
+    names = [f"resnet_config_{index}" for index in range(count - 1)]
+    names.append("resnet_config_default")
+    for index, name in enumerate(names):
+        config = {"max_batch_size": 4, "instance_group": [{"count": 1}]}
+        data.variants[name] = Variant(name, "resnet", config, name.endswith("default"))
+        metrics = {"perf_latency_p99": 5.0, "perf_throughput": 10_000.0 - index}
+        data.measurements.append(Measurement("resnet", name, 1, 1, metrics))
+    return data
+
+
+def test_summary_table_cut_keeps_default(
+    tmp_path: Path, no_charts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summary, "TABLE_MAX_ROWS", 5)
+    directory = save(tmp_path / "ckpt", many_variants_checkpoint(1200), index=7)
+
+    output = generate_reports(directory, tmp_path / "out", detailed=False)
+
+    text = " ".join(pdf_text(output.summaries["resnet"]).split())
+    assert (
+        "The table lists the top 5 of 1,200 ranked variants and the default "
+        "config; the other 1,194 are left out." in text
+    )
+    assert "results/metrics-model-inference-ckpt7.csv" in text
+    assert "resnet_config_4 " in text
+    assert "resnet_config_5 " not in text
+    rows = pdf_text(output.summaries["resnet"], layout=True).splitlines()
+    assert any(row.split()[:1] == ["1200"] for row in rows)
+    assert "resnet_config_default" in text
+    inference = tmp_path / "out" / "results" / "metrics-model-inference-ckpt7.csv"
+    assert len(inference.read_text().splitlines()) == 1 + 1200
+
+
+def test_summary_table_lists_all_below_cut(tmp_path: Path, no_charts) -> None:
+    directory = save(tmp_path / "ckpt", many_variants_checkpoint(12))
+
+    output = generate_reports(directory, tmp_path / "out", detailed=False)
+
+    text = " ".join(pdf_text(output.summaries["resnet"]).split())
+    assert "left out" not in text
+    assert "resnet_config_10 " in text
+    assert "12 variants measured with 12 measurements" in text
+
+
+def test_listed_entries_default_in_top() -> None:
+    data = many_variants_checkpoint(3)
+    data.measurements[-1].metrics["perf_throughput"] = 20_000.0
+    ranking = rank_model(data, "resnet", RankingSettings())
+
+    listed = summary.listed_entries(ranking)
+
+    assert [position for position, _ in listed] == [1, 2, 3]
+    assert listed[0][1].name == "resnet_config_default"

@@ -253,3 +253,58 @@ def test_settings_missing_file(tmp_path: Path) -> None:
         load_ranking_settings(tmp_path / "absent.yaml")
 
     assert "absent.yaml" in str(raised.value)
+
+
+def test_unmeasured_note_counts_long_list() -> None:
+    data = make_checkpoint({"resnet_config_0": [(3.0, 300.0)]})
+    for index in range(1, 16):
+        name = variant_name("resnet", index)
+        data.variants[name] = Variant(name, "resnet", {})
+
+    ranking = rank_model(data, "resnet", RankingSettings())
+
+    note = next(note for note in ranking.notes if "not ranked" in note)
+    assert note.startswith("15 variant(s) of resnet have no successful measurement")
+    assert "resnet_config_10" in note
+    assert "resnet_config_11" not in note
+    assert note.endswith("resnet_config_10 and 5 more.")
+
+
+def test_position_and_entry_lookup() -> None:
+    data = make_checkpoint(
+        {
+            "resnet_config_0": [(3.0, 100.0)],
+            "resnet_config_1": [(3.0, 300.0)],
+            "resnet_config_2": [(3.0, 200.0)],
+        }
+    )
+
+    ranking = rank_model(data, "resnet", RankingSettings())
+
+    assert ranking.position("resnet_config_1") == 1
+    assert ranking.position("resnet_config_0") == 3
+    assert ranking.position("resnet_config_9") is None
+    assert ranking.entry("resnet_config_2") is ranking.entries[1]
+    assert ranking.entry("resnet_config_9") is None
+
+
+def test_passing_measurements_come_first() -> None:
+    data = make_checkpoint(
+        {"resnet_config_0": [(12.0, 900.0), (4.0, 300.0), (15.0, 950.0), (5.0, 400.0)]}
+    )
+    settings = RankingSettings(constraints={"perf_latency_p99": {"max": 10.0}})
+
+    entry = rank_model(data, "resnet", settings).entries[0]
+
+    assert entry.passing_count == 2
+    latencies = [m.metrics["perf_latency_p99"] for m in entry.measurements]
+    assert latencies == [5.0, 4.0, 15.0, 12.0]
+    assert entry.best.metrics["perf_latency_p99"] == 5.0
+
+
+def test_ranking_keeps_collected_tags() -> None:
+    data = make_checkpoint({"resnet_config_0": [(3.0, 300.0)]})
+
+    ranking = rank_model(data, "resnet", RankingSettings())
+
+    assert ranking.collected == {"perf_latency_p99", "perf_throughput", "triton_rss"}

@@ -13,6 +13,7 @@ from analyzer_core.results.tables import (
     gpu_table,
     inference_table,
     measurements_frame,
+    rank_all,
     round_like_model_analyzer,
     server_only_table,
     write_tables,
@@ -108,3 +109,39 @@ def test_rounding_matches_python_round() -> None:
 
     assert rounded["value"].tolist() == [3988.7, 6109.9, 4.2]
     assert rounded["name"].tolist() == ["a", "b", "c"]
+
+
+def test_rounding_mixed_object_column() -> None:
+    frame = pd.DataFrame(
+        {"mixed": [3988.65, None, "n/a", 7], "count": [1, 2, 3, 4]}, dtype=object
+    )
+    frame["count"] = frame["count"].astype(int)
+
+    rounded = round_like_model_analyzer(frame)
+
+    assert rounded["mixed"].tolist() == [3988.7, None, "n/a", 7]
+    assert rounded["count"].tolist() == [1, 2, 3, 4]
+    assert frame["mixed"].tolist()[0] == 3988.65
+
+
+def test_tables_reuse_given_rankings() -> None:
+    data = synthetic_checkpoint({"resnet": 3, "bert": 2}, concurrencies=(1, 32))
+    settings = RankingSettings(constraints={"perf_latency_p99": {"max": 10.0}})
+    rankings = rank_all(data, settings)
+
+    from_rankings = inference_table(data, rankings=rankings)
+    ranked_here = inference_table(data, settings)
+
+    pd.testing.assert_frame_equal(from_rankings, ranked_here)
+    assert set(from_rankings["Satisfies Constraints"]) == {"Yes", "No"}
+
+
+def test_tables_rank_only_given_models() -> None:
+    data = synthetic_checkpoint({"resnet": 1, "bert": 1}, gpu=True)
+    only_bert = {"bert": rank_all(data)["bert"]}
+
+    inference = inference_table(data, rankings=only_bert)
+    gpu = gpu_table(data, rankings=only_bert)
+
+    assert set(inference["Model"]) == {"bert"}
+    assert set(gpu["Model"]) == {"bert"}
