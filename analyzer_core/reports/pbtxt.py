@@ -22,7 +22,9 @@ def config_pbtxt(variant: Variant) -> str:
     message = model_config_pb2.ModelConfig()
     try:
         json_format.ParseDict(variant.config, message)
-    except json_format.ParseError as error:
+    # protobuf 4.25 raises OverflowError, not ParseError, for an enum given as
+    # an infinite float.
+    except (json_format.ParseError, OverflowError) as error:
         raise ModelConfigError(
             f"The config of variant {variant.name} is not a valid Triton model "
             f"config: {error}"
