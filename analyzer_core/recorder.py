@@ -26,13 +26,13 @@ class RunRecorder:
         self.status_file = status_file
         self.status = JobStatus()
         self.changed = False
+        # Successful measurements by key, so resuming a large checkpoint does not
+        # scan every measurement for each load point.
+        self._successes = {m.key: m for m in data.measurements if m.ok}
 
     def find(self, key: tuple) -> Measurement | None:
         """Return the successful measurement with this key, if any."""
-        for measurement in self.data.measurements:
-            if measurement.ok and measurement.key == key:
-                return measurement
-        return None
+        return self._successes.get(key)
 
     def record(self, measurement: Measurement) -> None:
         """Add a measurement, replacing an earlier failed one with the same key."""
@@ -40,6 +40,8 @@ class RunRecorder:
             m for m in self.data.measurements if m.ok or m.key != measurement.key
         ]
         self.data.measurements.append(measurement)
+        if measurement.ok:
+            self._successes.setdefault(measurement.key, measurement)
         self.changed = True
 
     def best_throughput(self, variant: str) -> float:
