@@ -13,9 +13,11 @@ Parts, in the order they run:
   turn (ours, theirs, ours, ...) so that load on the machine hits both alike;
 - ``checkpoints`` and ``reports``: ``bench/checkpoint_bench.py`` and
   ``bench/reports_bench.py`` as child processes, their output shown as printed;
-- ``dashboard``: the Results page in headless Chromium at each size.
+- ``dashboard``: the Results page in headless Chromium at each size;
+- ``search``: brute and quick search on the bundled dense_mlp model
+  (``bench/search_bench.py``, about half an hour).
 
-The whole suite took 17.5 minutes on 2 shared cores. Compare figures only
+Without ``search`` the suite took 17.5 minutes on 2 shared cores. Compare figures only
 between runs on a quiet machine: the load average is printed before each part.
 """
 
@@ -44,9 +46,12 @@ from sweep_bench import REST_TARGET_FRACTION, SweepResult, run_analyzer_core
 from sweep_timing import work_folder
 
 BENCH_DIRECTORY = Path(__file__).resolve().parent
-PARTS = ("sweep", "model-analyzer", "checkpoints", "reports", "dashboard")
+PARTS = ("sweep", "model-analyzer", "checkpoints", "reports", "dashboard", "search")
 RATIO_TARGET = 0.75
 CHILD_TIMEOUT_SECONDS = 900
+SEARCH_TIMEOUT_SECONDS = 3600
+# 51 variants of 6 measurements: the checkpoint of the summary-report target.
+REPORT_BASE_SIZE = 306
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -241,7 +246,9 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def run_child(script: str, arguments: list[str]) -> dict:
+def run_child(
+    script: str, arguments: list[str], timeout: float = CHILD_TIMEOUT_SECONDS
+) -> dict:
     """Run another bench script if present; return its status and printed lines."""
     path = BENCH_DIRECTORY / script
     if not path.is_file():
@@ -255,11 +262,11 @@ def run_child(script: str, arguments: list[str]) -> dict:
             command,
             capture_output=True,
             text=True,
-            timeout=CHILD_TIMEOUT_SECONDS,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        print(f"{script} timed out after {CHILD_TIMEOUT_SECONDS} s.")
+        print(f"{script} timed out after {timeout:.0f} s.")
         return {"script": script, "status": "timed out", "lines": []}
     lines = [line for line in completed.stdout.splitlines() if line.strip()]
     print("```\n" + "\n".join(lines) + "\n```")
@@ -323,7 +330,13 @@ def main() -> None:
         )
     if "reports" in parts:
         heading("Reports")
-        figures["reports"] = run_child("reports_bench.py", ["--all-reports"])
+        size_text = ",".join(str(size) for size in [REPORT_BASE_SIZE, *sizes])
+        figures["reports"] = run_child("reports_bench.py", ["--sizes", size_text])
+    if "search" in parts:
+        heading("Search: brute and quick")
+        figures["search"] = run_child(
+            "search_bench.py", ["--repeats", "1"], timeout=SEARCH_TIMEOUT_SECONDS
+        )
     if "dashboard" in parts:
         heading("Dashboard")
         results = measure_dashboard(
