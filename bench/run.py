@@ -15,7 +15,7 @@ Parts, in the order they run:
   ``bench/reports_bench.py`` as child processes, their output shown as printed;
 - ``dashboard``: the Results page in headless Chromium at each size;
 - ``search``: brute and quick search on the bundled dense_mlp model
-  (``bench/search_bench.py``, about half an hour).
+  (``bench/search_bench.py``).
 
 Without ``search`` the suite took 17.5 minutes on 2 shared cores. Compare figures only
 between runs on a quiet machine: the load average is printed before each part.

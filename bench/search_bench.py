@@ -4,8 +4,9 @@ Run from the repository root:
 
     .venv/bin/python bench/search_bench.py --repeats 1
 
-Both modes search instance count 1-3 by max batch size 1-32 with dynamic
-batching, at concurrency 1, 2, 4, ... up to 32 with the default early exits,
+Both modes search instance count 1-2 by max batch size 1-16 with dynamic
+batching (flags widen the grid), at concurrency 1, 2, 4, ... up to 16 with the
+default early exits,
 client batch size 1 and count windows of 50 requests. Quick search starts from
 the model's own config (1 instance, max batch size 16).
 
@@ -38,9 +39,9 @@ from analyzer_core.results.settings import RankingSettings
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 MODEL_REPOSITORY = REPOSITORY_ROOT / "examples" / "model_repository"
 MODEL = "dense_mlp"
-MAX_INSTANCE_COUNT = 3
-MAX_MODEL_BATCH_SIZE = 32
-MAX_CONCURRENCY = 32
+MAX_INSTANCE_COUNT = 2
+MAX_MODEL_BATCH_SIZE = 16
+MAX_CONCURRENCY = 16
 REQUEST_COUNT = 50
 RUN_TIMEOUT_SECONDS = 3600
 
@@ -61,7 +62,7 @@ class SearchRun:
     throughput_by_settings: dict[Settings, float]
 
 
-def profile_command(mode: str, work: Path) -> list[str]:
+def profile_command(mode: str, work: Path, grid: argparse.Namespace) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -74,11 +75,11 @@ def profile_command(mode: str, work: Path) -> list[str]:
         "--run-config-search-mode",
         mode,
         "--run-config-search-max-instance-count",
-        str(MAX_INSTANCE_COUNT),
+        str(grid.max_instance_count),
         "--run-config-search-max-model-batch-size",
-        str(MAX_MODEL_BATCH_SIZE),
+        str(grid.max_model_batch_size),
         "--run-config-search-max-concurrency",
-        str(MAX_CONCURRENCY),
+        str(grid.max_concurrency),
         "--measurement-request-count",
         str(REQUEST_COUNT),
         "--checkpoint-directory",
@@ -88,12 +89,12 @@ def profile_command(mode: str, work: Path) -> list[str]:
     ]
 
 
-def run_search(mode: str, work: Path) -> SearchRun:
+def run_search(mode: str, work: Path, grid: argparse.Namespace) -> SearchRun:
     """Run one search in ``work`` and read what its checkpoint holds."""
     started = time.monotonic()
     with open(work / "profile.log", "w", encoding="utf-8") as log:
         completed = subprocess.run(
-            profile_command(mode, work),
+            profile_command(mode, work, grid),
             cwd=REPOSITORY_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -194,6 +195,24 @@ def parse_arguments() -> argparse.Namespace:
         "--repeats", type=int, default=1, help="runs per search mode (default: 1)"
     )
     parser.add_argument(
+        "--max-instance-count",
+        type=int,
+        default=MAX_INSTANCE_COUNT,
+        help=f"largest instance count searched (default: {MAX_INSTANCE_COUNT})",
+    )
+    parser.add_argument(
+        "--max-model-batch-size",
+        type=int,
+        default=MAX_MODEL_BATCH_SIZE,
+        help=f"largest max batch size searched (default: {MAX_MODEL_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=MAX_CONCURRENCY,
+        help=f"largest concurrency measured (default: {MAX_CONCURRENCY})",
+    )
+    parser.add_argument(
         "--work-directory",
         type=Path,
         help="keep each run's checkpoints and logs under this folder",
@@ -207,7 +226,7 @@ def main() -> int:
     for position in range(arguments.repeats):
         for mode in ("brute", "quick"):
             with work_folder(f"search-{mode}-", arguments.work_directory) as work:
-                run = run_search(mode, work)
+                run = run_search(mode, work, arguments)
             runs.append(run)
             print(
                 f"- run {position + 1}, {mode}: {run.wall_seconds / 60:.1f} min, "
