@@ -57,7 +57,13 @@ def resolve_allowed(
     if not raw:
         raise AccessError(f"{what} is empty; enter a directory path.")
 
-    resolved = (working_folder / Path(raw).expanduser()).resolve()
+    if "\0" in raw:
+        raise AccessError(f"{what} {raw!r} contains a NUL character; remove it.")
+    try:
+        resolved = (working_folder / Path(raw).expanduser()).resolve()
+    except RuntimeError as error:
+        # expanduser raises this for ~name when no user "name" exists.
+        raise AccessError(f"{what} {raw}: {error} Enter another path.") from error
     if any(resolved.is_relative_to(root) for root in roots):
         return resolved
 

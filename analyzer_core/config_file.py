@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -103,14 +104,22 @@ def to_number_list(value: Any, where: str) -> list[float | int]:
 def _number(item: Any, where: str) -> float | int:
     if isinstance(item, str):
         try:
+            return int(item)
+        except ValueError:
+            pass
+        try:
             number = float(item)
         except ValueError:
             raise ConfigError(
                 f"{where} has {item!r}, which is not a number; write e.g. 1,2,4."
             ) from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{where} has {item!r}; use a finite number.")
         return int(number) if number.is_integer() else number
     if isinstance(item, bool) or not isinstance(item, (int, float)):
         raise ConfigError(f"{where} has {item!r}, which is not a number.")
+    if isinstance(item, float) and not math.isfinite(item):
+        raise ConfigError(f"{where} has {item!r}; use a finite number.")
     return item
 
 

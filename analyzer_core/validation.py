@@ -7,6 +7,8 @@ value and the fix. The last check runs perf_analyzer once to read its usage.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,16 +26,42 @@ from analyzer_core.triton.variants import (
     read_model_config,
 )
 
+# The largest concurrency, request rate or batch size passed to perf_analyzer: a
+# signed 32-bit integer, well inside what its option parser accepts.
+MAX_LOAD_VALUE = 2**31 - 1
+
 
 def validate(settings: ProfileSettings) -> None:
     """Reject bad settings with the field and the fix; raises ConfigError."""
     _check_models(settings)
+    check_output_directory(settings.checkpoint_directory, "--checkpoint-directory")
+    check_output_directory(settings.export_path, "--export-path")
+    check_output_directory(settings.output_repository, "--output-model-repository-path")
     _check_load(settings)
     _check_limits(settings.limits)
     _check_perf(settings.perf)
     _check_model_options(settings)
     _check_triton(settings.triton)
     _check_perf_analyzer(settings)
+
+
+def check_output_directory(path: Path, flag: str) -> None:
+    """Reject ``path`` unless it is a directory or could be created as one."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == path and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file; pass a directory path.")
+    if not existing.is_dir():
+        raise ConfigError(
+            f"{flag} {path} cannot be created because {existing} is a file; pass "
+            "another path."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{flag} {path} is not writable ({existing} denies write access); pass "
+            "a directory you can write to."
+        )
 
 
 def _check_models(settings: ProfileSettings) -> None:
@@ -206,9 +234,17 @@ def _all_own_flags(perf: PerfSettings) -> list[str]:
 def _check_positive(flag: str, values: list[float]) -> None:
     if not values:
         raise ConfigError(f"{flag} is an empty list; give at least one value.")
-    bad = [value for value in values if value <= 0]
+    # A NaN compares false with everything, so it is caught by the finite check.
+    bad = [
+        value
+        for value in values
+        if not math.isfinite(value) or value <= 0 or value > MAX_LOAD_VALUE
+    ]
     if bad:
-        raise ConfigError(f"{flag} has non-positive value(s) {bad}; use 1 or more.")
+        raise ConfigError(
+            f"{flag} has invalid value(s) {', '.join(str(value) for value in bad)}; "
+            f"use finite numbers above 0 and at most {MAX_LOAD_VALUE}."
+        )
 
 
 def _check_range(what: str, minimum: int, maximum: int) -> None:
@@ -221,4 +257,9 @@ def _check_range(what: str, minimum: int, maximum: int) -> None:
         raise ConfigError(
             f"--run-config-search-max-{flag} {maximum} is below the minimum {minimum}; "
             "raise the maximum or lower the minimum."
+        )
+    if maximum > MAX_LOAD_VALUE:
+        raise ConfigError(
+            f"--run-config-search-max-{flag} {maximum} is above {MAX_LOAD_VALUE}; "
+            "lower it."
         )

@@ -153,3 +153,12 @@ def test_display_path(working_folder: Path, tmp_path: Path) -> None:
     assert display_path(tmp_path / "outside", working_folder) == str(
         tmp_path / "outside"
     )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("~no_such_user_here/x", "home directory"), ("models\0x", "NUL character")],
+)
+def test_unresolvable_path_rejected(tmp_path, text, message):
+    with pytest.raises(AccessError, match=message):
+        resolve_allowed(text, tmp_path, [tmp_path], "Model repository")

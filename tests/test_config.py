@@ -370,3 +370,39 @@ def test_batch_range_without_power_rejected():
     )
     with pytest.raises(ConfigError, match="No power of two lies between"):
         validate(settings)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "0", "-2", str(2**31)])
+def test_bad_request_rate_rejected(value):
+    with pytest.raises(ConfigError, match="--request-rate"):
+        validate(settings_for(*BASE, "--request-rate", value))
+
+
+def test_huge_concurrency_kept_exact_and_rejected():
+    settings = settings_for(*BASE, "--concurrency", "99999999999999999999999")
+    assert settings.concurrency == [99999999999999999999999]
+    with pytest.raises(ConfigError, match="99999999999999999999999"):
+        validate(settings)
+
+
+def test_nan_rate_in_yaml_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="finite"):
+        from_yaml(
+            tmp_path,
+            f"""
+            model_repository: {EXAMPLE_REPOSITORY}
+            profile_models: add_sub
+            request_rate: [.nan]
+            """,
+        )
+
+
+@pytest.mark.parametrize(
+    "flag", ["--export-path", "--checkpoint-directory", "--output-model-repository-path"]
+)
+def test_output_path_under_file_rejected(tmp_path, flag):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for path, message in ((blocker, "is a file"), (blocker / "sub", "cannot be created")):
+        with pytest.raises(ConfigError, match=message):
+            validate(settings_for(*BASE, flag, str(path)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analyzer_core.errors import AnalyzerError
 from analyzer_core.results.settings import (
     RankingSettings,
     load_ranking_settings,
     validate_constraints,
 )
+from analyzer_core.validation import check_output_directory
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,13 +101,21 @@ def run(args: argparse.Namespace) -> int:
     # and checkpoints, which share this command line, do not need.
     from analyzer_core.reports.generate import generate_reports
 
-    output = generate_reports(
-        args.checkpoint_directory,
-        args.export_path,
-        index=args.checkpoint_index,
-        settings=ranking_settings(args),
-        detailed=not args.summary_only,
-    )
+    check_output_directory(args.export_path, "--export-path")
+    try:
+        output = generate_reports(
+            args.checkpoint_directory,
+            args.export_path,
+            index=args.checkpoint_index,
+            settings=ranking_settings(args),
+            detailed=not args.summary_only,
+        )
+    except OSError as error:
+        raise AnalyzerError(
+            f"Writing the reports failed: {error.strerror or error}: "
+            f"{error.filename}. Check that --export-path {args.export_path} is a "
+            "writable directory with free space."
+        ) from error
     print(f"Reports of checkpoint {output.checkpoint_index}:")
     for kind, path in output.tables.items():
         print(f"  table {kind}: {path}")

@@ -11,6 +11,7 @@ profile configuration file are ignored here.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,11 @@ def validate_constraints(constraints: Constraints, where: str) -> None:
             if isinstance(limit, bool) or not isinstance(limit, (int, float)):
                 raise ConfigError(
                     f"{where}: {bound} limit {limit!r} of {tag} is not a number."
+                )
+            if not math.isfinite(limit):
+                raise ConfigError(
+                    f"{where}: {bound} limit {limit!r} of {tag} is not finite; "
+                    "give a number."
                 )
 
 

@@ -112,3 +112,14 @@ def test_cli_unknown_model_fails(tmp_path: Path) -> None:
     assert "Model bert not found in checkpoint 0" in finished.stderr
     assert len(finished.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_export_path_file_fails(tmp_path: Path) -> None:
+    save(tmp_path / "checkpoints", synthetic_checkpoint({"resnet": 1}))
+    (tmp_path / "out").write_text("a file")
+
+    finished = run_cli("report", "--export-path", "out", cwd=tmp_path, timeout=120)
+
+    assert finished.returncode == 2
+    assert "--export-path out is a file" in finished.stderr
+    assert "Traceback" not in finished.stderr

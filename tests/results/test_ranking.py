@@ -308,3 +308,12 @@ def test_ranking_keeps_collected_tags() -> None:
     ranking = rank_model(data, "resnet", RankingSettings())
 
     assert ranking.collected == {"perf_latency_p99", "perf_throughput", "triton_rss"}
+
+
+@pytest.mark.parametrize("limit", [float("nan"), float("inf")])
+def test_non_finite_constraint_rejected(limit):
+    from analyzer_core.errors import ConfigError
+    from analyzer_core.results.settings import validate_constraints
+
+    with pytest.raises(ConfigError, match="not finite"):
+        validate_constraints({"perf_latency_p99": {"max": limit}}, "constraints")
