@@ -51,7 +51,10 @@ def draw_sidebar() -> None:
 
 def main() -> None:
     configure_logging()
-    st.set_page_config(page_title="Triton profiling", layout="wide")
+    # An emoji favicon is drawn in the browser. Without page_icon, Streamlit
+    # 1.60 shows the current page's Material icon as the favicon, and its front
+    # end fetches that icon from fonts.gstatic.com, which fails offline.
+    st.set_page_config(page_title="Triton profiling", page_icon="📈", layout="wide")
 
     # The page scripts live in views/, not pages/: with a pages/ folder beside
     # this file, Streamlit 1.60 runs a page URL opened before any st.navigation

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +25,7 @@ from analyzer_core.access import (
 )
 from analyzer_core.checkpoints.store import CheckpointFile, read_checkpoint_file
 from analyzer_core.errors import CheckpointError
-from analyzer_core.records import CheckpointData
+from analyzer_core.records import CheckpointData, Measurement, Variant
 from analyzer_core.results.tables import (
     gpu_table,
     inference_table,
@@ -73,40 +76,173 @@ def show_path(path: Path) -> str:
     return display_path(path, working_folder())
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _parse_checkpoint(
-    path: str, modified_at: float, size_bytes: int
-) -> CheckpointData | CheckpointError:
-    """Parse a checkpoint once per (path, mtime, size), caching errors as well.
+# Parsed checkpoints kept per server process and shared by every session. The
+# Compare page needs two at once. Parsing the 100,000-measurement checkpoint of
+# bench/dashboard_bench.py raised the process RSS by about 195 MB, so the bound
+# keeps switching between checkpoints from growing the server without limit.
+PARSED_CHECKPOINTS_KEPT = 3
+# Per-model tables kept per process. One model's tables are small unless that
+# model alone has tens of thousands of measurements.
+MODEL_TABLES_KEPT = 8
+# Measurement counts are a few bytes each, so labels of many checkpoints stay
+# cached after their parsed data has been evicted.
+SUMMARIES_KEPT = 512
 
-    The returned data is shared between sessions, so callers must not change it.
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A parsed checkpoint and its per-model parts (see ``split_by_model``).
+
+    Both are shared between sessions and threads, so callers must not change
+    them. They live in one cache entry, so the parts never refer to the
+    measurements of an evicted copy of ``data``.
     """
+
+    data: CheckpointData
+    parts: dict[str, CheckpointData]
+
+
+@dataclass(frozen=True)
+class CheckpointSummary:
+    """Counts shown in checkpoint labels, or the parse error of a damaged file."""
+
+    measurements: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+@st.cache_resource(max_entries=PARSED_CHECKPOINTS_KEPT, show_spinner=False)
+def _load_checkpoint(
+    path: str, modified_at: float, size_bytes: int
+) -> LoadedCheckpoint | CheckpointError:
+    """Parse a checkpoint once per (path, mtime, size), caching errors as well."""
     logger.info("Parsing checkpoint %s (%d bytes)", path, size_bytes)
     try:
-        return read_checkpoint_file(Path(path))
+        data = read_checkpoint_file(Path(path))
     except CheckpointError as error:
         return error
+    return LoadedCheckpoint(data, split_by_model(data))
 
 
-def read_checkpoint(item: CheckpointFile) -> CheckpointData:
-    """Return the parsed checkpoint, from the cache when the file is unchanged."""
-    result = _parse_checkpoint(str(item.path), item.modified_at, item.size_bytes)
+def load_checkpoint(item: CheckpointFile) -> LoadedCheckpoint:
+    """Return the parsed checkpoint and its per-model parts, cached per file version.
+
+    Raises CheckpointError if the file does not parse.
+    """
+    result = _load_checkpoint(str(item.path), item.modified_at, item.size_bytes)
     if isinstance(result, CheckpointError):
         raise result
     return result
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def checkpoint_tables(
-    path: str, modified_at: float, size_bytes: int, _data: CheckpointData
-) -> dict[str, pd.DataFrame | None]:
-    """Build the data tables of a checkpoint once per (path, mtime, size)."""
+def read_checkpoint(item: CheckpointFile) -> CheckpointData:
+    """Return the parsed checkpoint, from the cache when the file is unchanged."""
+    return load_checkpoint(item).data
+
+
+@st.cache_resource(max_entries=SUMMARIES_KEPT, show_spinner=False)
+def _summarize_checkpoint(
+    path: str, modified_at: float, size_bytes: int
+) -> CheckpointSummary:
+    result = _load_checkpoint(path, modified_at, size_bytes)
+    if isinstance(result, CheckpointError):
+        return CheckpointSummary(error=str(result))
+    measurements = result.data.measurements
+    failed = sum(1 for measurement in measurements if not measurement.ok)
+    return CheckpointSummary(measurements=len(measurements), failed=failed)
+
+
+def summarize_checkpoint(item: CheckpointFile) -> CheckpointSummary:
+    """Count the measurements of a checkpoint, cached per file version."""
+    return _summarize_checkpoint(str(item.path), item.modified_at, item.size_bytes)
+
+
+def split_by_model(data: CheckpointData) -> dict[str, CheckpointData]:
+    """Split ``data`` into one checkpoint per model, in the order of ``models()``.
+
+    Each part has the model's variants and measurements, and shares the
+    machine and server-only metrics of ``data``. Figures, ranking and tables of
+    one model give the same result on its part as on the whole checkpoint,
+    without a pass over every other model's measurements.
+    """
+    variants: dict[str, dict[str, Variant]] = defaultdict(dict)
+    for name, variant in data.variants.items():
+        variants[variant.model][name] = variant
+    measurements: dict[str, list[Measurement]] = defaultdict(list)
+    for measurement in data.measurements:
+        measurements[measurement.model].append(measurement)
     return {
-        "measurements": measurements_frame(_data),
-        "metrics-model-inference": inference_table(_data),
-        "metrics-model-gpu": gpu_table(_data),
-        "metrics-server-only": server_only_table(_data),
+        model: CheckpointData(
+            machine=data.machine,
+            variants=variants[model],
+            measurements=measurements[model],
+            server_only=data.server_only,
+            created_at=data.created_at,
+            saved_at=data.saved_at,
+            source=data.source,
+        )
+        for model in data.models()
     }
+
+
+# Builders of the data tables, by the stem of their CSV file name. The GPU
+# table builder returns None without GPU data.
+TABLE_BUILDERS: dict[str, Callable[[CheckpointData], pd.DataFrame | None]] = {
+    "measurements": measurements_frame,
+    "metrics-model-inference": inference_table,
+    "metrics-model-gpu": gpu_table,
+    "metrics-server-only": server_only_table,
+}
+
+
+@st.cache_resource(max_entries=MODEL_TABLES_KEPT, show_spinner=False)
+def _model_tables(
+    path: str, modified_at: float, size_bytes: int, model: str, _part: CheckpointData
+) -> dict[str, pd.DataFrame | None]:
+    return {stem: build(_part) for stem, build in TABLE_BUILDERS.items()}
+
+
+def model_tables(
+    item: CheckpointFile, model: str, part: CheckpointData
+) -> dict[str, pd.DataFrame | None]:
+    """Return the cached data tables of one model's part of a checkpoint.
+
+    The frames are shared between sessions and threads, so callers must treat
+    them as read-only: select or copy rows, never assign into them.
+    """
+    key = (str(item.path), item.modified_at, item.size_bytes)
+    return _model_tables(*key, model, part)
+
+
+# Tables that list each model's rows together, in the order of models().
+MODEL_ORDERED_TABLES = ("metrics-model-inference", "metrics-model-gpu")
+
+
+def whole_table(
+    stem: str, data: CheckpointData, parts: dict[str, CheckpointData]
+) -> pd.DataFrame | None:
+    """Build the table ``stem`` of the whole checkpoint, for a CSV download.
+
+    The inference and GPU tables rank every model, and ranking one model on
+    the whole checkpoint passes over every measurement. For the bench's
+    100,000-measurement checkpoint of 200 models, that took 9.5 s on a shared
+    2-core machine. The two tables are therefore joined from the
+    per-model ``parts`` instead, unless the parts disagree on the columns
+    (one model measured by request rate, another by concurrency), where the
+    whole table's load column could differ from theirs.
+    """
+    build = TABLE_BUILDERS[stem]
+    if stem not in MODEL_ORDERED_TABLES:
+        return build(data)
+    frames = [build(part) for part in parts.values()]
+    if any(frame is None for frame in frames):
+        return build(data)
+    if len({tuple(frame.columns) for frame in frames}) > 1:
+        return build(data)
+    filled = [frame for frame in frames if not frame.empty]
+    if not filled:
+        return frames[0] if frames else build(data)
+    return pd.concat(filled, ignore_index=True)
 
 
 def keep_valid_choice(key: str, options: list) -> None:
@@ -118,25 +254,17 @@ def keep_valid_choice(key: str, options: list) -> None:
 def describe_checkpoint(item: CheckpointFile) -> str:
     """Label a checkpoint with its index, save time and measurement count."""
     saved = format_time(item.modified_at)
-    try:
-        data = read_checkpoint(item)
-    except CheckpointError:
+    summary = summarize_checkpoint(item)
+    if summary.error is not None:
         return f"{item.index} · saved {saved} · damaged"
-    count = len(data.measurements)
+    count = summary.measurements
     plural = "" if count == 1 else "s"
     return f"{item.index} · saved {saved} · {count} measurement{plural}"
 
 
 def loadable(items: list[CheckpointFile]) -> list[CheckpointFile]:
     """Keep the checkpoints that parse."""
-    usable = []
-    for item in items:
-        try:
-            read_checkpoint(item)
-        except CheckpointError:
-            continue
-        usable.append(item)
-    return usable
+    return [item for item in items if summarize_checkpoint(item).error is None]
 
 
 def active_job_on(directory: Path) -> jobs.Job | None:
@@ -167,7 +295,3 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs} s"
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode()

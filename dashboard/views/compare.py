@@ -9,7 +9,7 @@ import streamlit as st
 
 from analyzer_core.checkpoints.store import CheckpointFile, list_checkpoints
 from analyzer_core.records import CheckpointData
-from dashboard import shared
+from dashboard import shared, table_view
 from dashboard.comparison import Comparison, compare_checkpoints
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,32 @@ def choose_pair(
     return by_index[before], by_index[after]
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _compare(
+    before_key: tuple[str, float, int],
+    after_key: tuple[str, float, int],
+    _old: CheckpointData,
+    _new: CheckpointData,
+) -> Comparison:
+    return compare_checkpoints(_old, _new)
+
+
+def cached_comparison(
+    before: CheckpointFile,
+    after: CheckpointFile,
+    old: CheckpointData,
+    new: CheckpointData,
+) -> Comparison:
+    """Compare two checkpoints once per pair of file versions, for every session.
+
+    The result is shared between sessions, so its frames must be treated as
+    read-only.
+    """
+    before_key = (str(before.path), before.modified_at, before.size_bytes)
+    after_key = (str(after.path), after.modified_at, after.size_bytes)
+    return _compare(before_key, after_key, old, new)
+
+
 def draw_overview(result: Comparison) -> None:
     columns = st.columns(4)
     columns[0].metric("Variants added", len(result.variants_added))
@@ -86,17 +112,15 @@ def draw_frames(result: Comparison, before: int, after: int) -> None:
             continue
         # Concurrency and request rate: a sweep uses one, so the other is empty.
         filled_columns = [name for name in frame.columns if frame[name].notna().any()]
-        st.dataframe(
-            frame, hide_index=True, column_config=COLUMNS, column_order=filled_columns
+        table_view.draw_paged_table(
+            frame,
+            key=f"compare:{stem}",
+            column_config=COLUMNS,
+            column_order=filled_columns,
         )
         file_name = f"compare-{stem}-ckpt{before}-ckpt{after}.csv"
-        st.download_button(
-            f"Download {file_name}",
-            shared.csv_bytes(frame),
-            file_name=file_name,
-            mime="text/csv",
-            key=f"download:{file_name}",
-            on_click="ignore",
+        table_view.draw_csv_download(
+            f"Download {file_name}", file_name, lambda frame=frame: frame
         )
 
 
@@ -131,7 +155,7 @@ def main() -> None:
     old = shared.read_checkpoint(before)
     new = shared.read_checkpoint(after)
     warn_about_hardware(old, new)
-    result = compare_checkpoints(old, new)
+    result = cached_comparison(before, after, old, new)
     draw_overview(result)
     draw_frames(result, before.index, after.index)
 

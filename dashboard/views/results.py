@@ -16,7 +16,7 @@ from analyzer_core.reports.figures import (
     memory_latency_figure,
     throughput_latency_figure,
 )
-from dashboard import shared
+from dashboard import shared, table_view
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ def draw_damaged(error: CheckpointError, items: list[CheckpointFile]) -> None:
 
 
 def draw_summary(item: CheckpointFile, data: CheckpointData) -> None:
-    failed = sum(1 for measurement in data.measurements if not measurement.ok)
+    summary = shared.summarize_checkpoint(item)
     columns = st.columns(4)
     columns[0].metric("Checkpoint index", item.index)
-    columns[1].metric("Measurements", len(data.measurements))
-    columns[2].metric("Failed measurements", failed)
+    columns[1].metric("Measurements", summary.measurements)
+    columns[2].metric("Failed measurements", summary.failed)
     columns[3].metric("Variants", len(data.variants))
     st.caption(
         f"Saved {shared.format_time(item.modified_at)} · "
@@ -67,17 +67,19 @@ def draw_summary(item: CheckpointFile, data: CheckpointData) -> None:
     )
 
 
-def draw_charts(data: CheckpointData, model: str) -> None:
+def draw_charts(part: CheckpointData, model: str) -> None:
+    """Draw the charts of ``model`` from its part of the checkpoint."""
     show_all = st.toggle(
         "Show every variant",
         key="results_all_variants",
         help="Off: the top 3 variants by throughput and the default config.",
     )
-    measured = [v.name for v in data.variants_of(model) if data.measurements_of(v.name)]
+    measured_variants = {m.variant for m in part.measurements}
+    measured = [v.name for v in part.variants_of(model) if v.name in measured_variants]
     variants = measured if show_all else None
 
-    throughput = throughput_latency_figure(data, model, variants=variants)
-    memory = memory_latency_figure(data, model, variants=variants)
+    throughput = throughput_latency_figure(part, model, variants=variants)
+    memory = memory_latency_figure(part, model, variants=variants)
     left, right = st.columns(2) if memory is not None else (st.container(), None)
     left.plotly_chart(throughput, key="results_throughput")
     if right is not None:
@@ -89,10 +91,10 @@ def draw_charts(data: CheckpointData, model: str) -> None:
     variant = st.selectbox(
         "Variant for the latency breakdown",
         measured,
-        format_func=lambda name: f"{name}: {data.variants[name].describe()}",
+        format_func=lambda name: f"{name}: {part.variants[name].describe()}",
         key=f"results_variant:{model}",
     )
-    st.plotly_chart(latency_breakdown_figure(data, variant), key="results_breakdown")
+    st.plotly_chart(latency_breakdown_figure(part, variant), key="results_breakdown")
 
 
 TABLE_TITLES = {
@@ -103,31 +105,61 @@ TABLE_TITLES = {
 }
 
 
-def draw_tables(item: CheckpointFile, data: CheckpointData) -> None:
-    """Draw a tab per data table. The GPU table exists only with GPU data."""
-    tables = shared.checkpoint_tables(
-        str(item.path), item.modified_at, item.size_bytes, data
-    )
+def draw_tables(
+    item: CheckpointFile,
+    data: CheckpointData,
+    parts: dict[str, CheckpointData],
+    model: str,
+) -> None:
+    """Draw a tab per data table with the rows of ``model``.
+
+    The GPU table exists only with GPU data. Each tab offers the model's rows
+    and the whole checkpoint's table as CSV, both built when clicked.
+    """
+    tables = shared.model_tables(item, model, parts[model])
     present = {stem: frame for stem, frame in tables.items() if frame is not None}
     titles = [TABLE_TITLES[stem] for stem in present]
     for tab, (stem, frame) in zip(st.tabs(titles), present.items(), strict=True):
         with tab:
-            draw_table(frame, f"{stem}-ckpt{item.index}.csv", TABLE_TITLES[stem])
+            draw_table(item, data, parts, model, stem, frame)
 
 
-def draw_table(frame: pd.DataFrame, file_name: str, title: str) -> None:
+def draw_table(
+    item: CheckpointFile,
+    data: CheckpointData,
+    parts: dict[str, CheckpointData],
+    model: str,
+    stem: str,
+    frame: pd.DataFrame,
+) -> None:
+    title = TABLE_TITLES[stem]
     if frame.empty:
-        st.caption(f"The {title.lower()} table is empty for this checkpoint.")
+        st.caption(f"The {title.lower()} table of {model} is empty in this checkpoint.")
+    else:
+        table_view.draw_paged_table(frame, key=f"results:{stem}")
+
+    whole_name = f"{stem}-ckpt{item.index}.csv"
+    if stem == "metrics-server-only":
+        # The server-only table does not depend on the model.
+        if not frame.empty:
+            table_view.draw_csv_download(
+                f"Download {whole_name}", whole_name, lambda: frame
+            )
         return
-    st.dataframe(frame, hide_index=True)
-    st.download_button(
-        f"Download {file_name}",
-        shared.csv_bytes(frame),
-        file_name=file_name,
-        mime="text/csv",
-        key=f"download:{file_name}",
-        on_click="ignore",
-    )
+
+    left, right = st.columns(2)
+    with left:
+        table_view.draw_csv_download(
+            f"Download {whole_name}",
+            whole_name,
+            lambda: shared.whole_table(stem, data, parts),
+        )
+    if not frame.empty:
+        model_name = f"{stem}-{model}-ckpt{item.index}.csv"
+        with right:
+            table_view.draw_csv_download(
+                f"Download {model_name}", model_name, lambda: frame
+            )
 
 
 def draw_results(directory: Path, refreshing: bool) -> None:
@@ -144,20 +176,26 @@ def draw_results(directory: Path, refreshing: bool) -> None:
 
     item = choose_checkpoint(items)
     try:
-        data = shared.read_checkpoint(item)
+        loaded = shared.load_checkpoint(item)
     except CheckpointError as error:
         draw_damaged(error, items)
         return
 
+    data, parts = loaded.data, loaded.parts
     draw_summary(item, data)
-    models = data.models()
+    models = list(parts)
     if not data.measurements or not models:
         st.info(f"Checkpoint {item.index} holds no measurement yet.")
         return
     shared.keep_valid_choice("results_model", models)
-    model = st.selectbox("Model", models, key="results_model")
-    draw_charts(data, model)
-    draw_tables(item, data)
+    model = st.selectbox(
+        "Model",
+        models,
+        key="results_model",
+        help="The charts and tables show this model's variants and measurements.",
+    )
+    draw_charts(parts[model], model)
+    draw_tables(item, data, parts, model)
 
 
 def main() -> None:

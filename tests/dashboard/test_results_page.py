@@ -16,7 +16,7 @@ from dashboard_fixtures import (  # noqa: F401
 )
 
 from analyzer_core.access import ALLOWED_ROOTS_VARIABLE
-from dashboard import shared
+from dashboard import shared, table_view
 
 MODEL_ANALYZER_FIXTURE = (
     Path(__file__).resolve().parents[3]
@@ -155,3 +155,58 @@ def test_model_analyzer_checkpoint_shown(
     assert not app.error
     assert app.selectbox(key="results_model").value == "add_sub"
     assert len(app.get("plotly_chart")) >= 2
+
+
+def test_tables_show_chosen_model(working_folder: Path) -> None:
+    data = small_checkpoint({"add_sub": 2, "dense": 3})
+    save(working_folder, 0, data)
+    app = open_page("results")
+
+    app.selectbox(key="results_model").set_value("dense").run()
+
+    measurements = app.dataframe[0].value
+    assert set(measurements["model"]) == {"dense"}
+    assert len(measurements) == sum(1 for m in data.measurements if m.model == "dense")
+    labels = [button.label for button in app.get("download_button")]
+    assert "Download measurements-ckpt0.csv" in labels
+    assert "Download measurements-dense-ckpt0.csv" in labels
+
+
+def test_large_table_paged(
+    working_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(table_view, "PAGE_ROWS", 5)
+    data = small_checkpoint({"add_sub": 3})
+    rows = len(data.measurements)
+    save(working_folder, 0, data)
+    app = open_page("results")
+    page_input = app.number_input(key="page:results:measurements")
+
+    assert rows == 12
+    assert page_input.value == 1
+    assert page_input.max == 3
+    assert len(app.dataframe[0].value) == 5
+    assert f"Rows 1–5 of {rows}" in texts(app.caption)
+
+    page_input.set_value(3).run()
+
+    assert len(app.dataframe[0].value) == 2
+    assert f"Rows 11–12 of {rows}" in texts(app.caption)
+
+
+def test_page_clamped_when_table_shrinks(
+    working_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(table_view, "PAGE_ROWS", 4)
+    data = small_checkpoint({"add_sub": 3, "dense": 1})
+    dense_rows = sum(1 for m in data.measurements if m.model == "dense")
+    save(working_folder, 0, data)
+    app = open_page("results")
+    app.number_input(key="page:results:measurements").set_value(3).run()
+
+    app.selectbox(key="results_model").set_value("dense").run()
+
+    assert dense_rows == 6
+    assert not app.exception
+    assert app.number_input(key="page:results:measurements").value == 2
+    assert "Rows 5–6 of 6" in texts(app.caption)
