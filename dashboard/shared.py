@@ -245,6 +245,17 @@ def whole_table(
     return pd.concat(filled, ignore_index=True)
 
 
+def directory_key(name: str, items: list[CheckpointFile]) -> str:
+    """Return a widget key that changes with the checkpoint directory.
+
+    A checkpoint selector keyed only by ``name`` keeps its chosen index and its
+    old label when the user switches directories, so each directory gets its
+    own widget, which starts at its default choice.
+    """
+    directory = items[0].path.parent if items else ""
+    return f"{name}:{directory}"
+
+
 def keep_valid_choice(key: str, options: list) -> None:
     """Forget a widget's stored choice that is no longer among its options."""
     if key in st.session_state and st.session_state[key] not in options:

@@ -44,14 +44,14 @@ def choose_pair(
         indices,
         index=len(indices) - 2,
         format_func=lambda option: shared.describe_checkpoint(by_index[option]),
-        key="compare_before",
+        key=shared.directory_key("compare_before", items),
     )
     after = columns[1].selectbox(
         "After",
         indices,
         index=len(indices) - 1,
         format_func=lambda option: shared.describe_checkpoint(by_index[option]),
-        key="compare_after",
+        key=shared.directory_key("compare_after", items),
     )
     return by_index[before], by_index[after]
 

@@ -58,7 +58,7 @@ def choose_checkpoint(items: list[CheckpointFile]) -> CheckpointFile:
         "Checkpoint",
         sorted(by_index, reverse=True),
         format_func=lambda option: shared.describe_checkpoint(by_index[option]),
-        key="reports_index",
+        key=shared.directory_key("reports_index", items),
     )
     return by_index[index]
 

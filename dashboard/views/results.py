@@ -28,7 +28,8 @@ def choose_checkpoint(items: list[CheckpointFile]) -> CheckpointFile:
     """Draw the index choice, "latest" first, and return the chosen file."""
     by_index = {item.index: item for item in items}
     options = [LATEST, *sorted(by_index, reverse=True)]
-    shared.keep_valid_choice(INDEX_KEY, options)
+    key = shared.directory_key(INDEX_KEY, items)
+    shared.keep_valid_choice(key, options)
 
     def label(option: str | int) -> str:
         if option == LATEST:
@@ -39,7 +40,7 @@ def choose_checkpoint(items: list[CheckpointFile]) -> CheckpointFile:
         "Checkpoint",
         options,
         format_func=label,
-        key=INDEX_KEY,
+        key=key,
         help="Latest follows new checkpoints while a job runs.",
     )
     return items[-1] if choice == LATEST else by_index[choice]

@@ -136,3 +136,10 @@ def choose_directory(app: AppTest, text: str) -> AppTest:
 def texts(elements) -> str:
     """Join the values of markdown-like elements (errors, infos, captions)."""
     return "\n".join(str(element.value) for element in elements)
+
+
+def selectbox_by_label(app, label: str):
+    """Return the page's selectbox with ``label``; checkpoint selectors are keyed
+    by their directory, so tests find them by label."""
+    [box] = [box for box in app.selectbox if box.label == label]
+    return box

@@ -10,6 +10,7 @@ import pytest
 from dashboard_fixtures import (  # noqa: F401
     open_page,
     save,
+    selectbox_by_label,
     small_checkpoint,
     texts,
     working_folder_fixture,
@@ -88,8 +89,8 @@ def test_page_shows_changes(working_folder: Path) -> None:
     app = open_page("compare")
 
     assert not app.exception
-    assert app.selectbox(key="compare_before").value == 0
-    assert app.selectbox(key="compare_after").value == 1
+    assert selectbox_by_label(app, "Before").value == 0
+    assert selectbox_by_label(app, "After").value == 1
     values = metric_values(app)
     assert values["Variants added"] == "1"
     assert values["Measurements added"] == "3"
@@ -106,7 +107,7 @@ def test_page_same_index_message(working_folder: Path) -> None:
     save(working_folder, 1, small_checkpoint(seed=2))
     app = open_page("compare")
 
-    app.selectbox(key="compare_before").set_value(1).run()
+    selectbox_by_label(app, "Before").set_value(1).run()
 
     assert "Choose two different checkpoints" in texts(app.info)
     assert not app.dataframe

@@ -9,6 +9,7 @@ import pytest
 from dashboard_fixtures import (  # noqa: F401
     open_page,
     save,
+    selectbox_by_label,
     small_checkpoint,
     texts,
     working_folder_fixture,
@@ -34,7 +35,7 @@ def test_checkpoints_listed_with_counts(working_folder: Path) -> None:
 
     app = open_page("reports")
 
-    index = app.selectbox(key="reports_index")
+    index = selectbox_by_label(app, "Checkpoint")
     assert index.options[0].startswith("2 · saved")
     assert index.options[0].endswith("damaged")
     assert index.options[1].endswith("12 measurements")
@@ -76,7 +77,7 @@ def test_settings_passed_to_ranking(
 
     monkeypatch.setattr(generate, "generate_reports", fake_generate)
     app = open_page("reports")
-    app.selectbox(key="reports_index").set_value(0)
+    selectbox_by_label(app, "Checkpoint").set_value(0)
     app.selectbox(key="reports_objective").set_value("perf_latency_p99")
     app.number_input(key="reports_latency_budget").set_value(5.0)
     app.number_input(key="reports_min_throughput").set_value(100.0)

@@ -10,6 +10,7 @@ from dashboard_fixtures import (  # noqa: F401
     choose_directory,
     open_page,
     save,
+    selectbox_by_label,
     small_checkpoint,
     texts,
     working_folder_fixture,
@@ -33,7 +34,7 @@ def test_latest_checkpoint_shown(working_folder: Path) -> None:
     app = open_page("results")
 
     assert not app.exception
-    assert app.selectbox(key="results_index").value == "latest"
+    assert selectbox_by_label(app, "Checkpoint").value == "latest"
     assert app.metric[0].value == "1"
     assert app.metric[1].value == str(
         len(small_checkpoint({"add_sub": 3, "dense": 2}).measurements)
@@ -51,7 +52,7 @@ def test_chosen_index_shown(working_folder: Path) -> None:
     save(working_folder, 1, small_checkpoint({"add_sub": 3}, seed=2))
     app = open_page("results")
 
-    app.selectbox(key="results_index").set_value(0).run()
+    selectbox_by_label(app, "Checkpoint").set_value(0).run()
 
     assert app.metric[0].value == "0"
     labels = [button.label for button in app.get("download_button")]
@@ -82,7 +83,7 @@ def test_damaged_latest_offers_others(working_folder: Path) -> None:
     assert "2.ckpt" in texts(app.error)
     assert "these load: 0, 1" in texts(app.info)
 
-    app.selectbox(key="results_index").set_value(1).run()
+    selectbox_by_label(app, "Checkpoint").set_value(1).run()
 
     assert not app.error
     assert app.metric[0].value == "1"
@@ -210,3 +211,19 @@ def test_page_clamped_when_table_shrinks(
     assert not app.exception
     assert app.number_input(key="page:results:measurements").value == 2
     assert "Rows 5–6 of 6" in texts(app.caption)
+
+
+def test_directory_switch_resets_index(working_folder: Path) -> None:
+    save(working_folder, 0, small_checkpoint(seed=1))
+    save(working_folder, 1, small_checkpoint(seed=2))
+    other = working_folder / "other"
+    save(other, 0, small_checkpoint({"add_sub": 2}, seed=3))
+    save(other, 1, small_checkpoint({"add_sub": 3}, seed=4))
+    app = open_page("results")
+    selectbox_by_label(app, "Checkpoint").set_value(0).run()
+
+    choose_directory(app, str(other / "checkpoints"))
+
+    box = selectbox_by_label(app, "Checkpoint")
+    assert box.value == "latest"
+    assert app.metric[0].value == "1"
