@@ -108,7 +108,7 @@ def run_search(mode: str, work: Path, grid: argparse.Namespace) -> SearchRun:
             f"see {work / 'profile.log'}"
         )
     checkpoints = list_checkpoints(work / "checkpoints")
-    data = read_checkpoint_file(checkpoints[-1])
+    data = read_checkpoint_file(checkpoints[-1].path)
     return summarize(mode, wall, data)
 
 
@@ -213,6 +213,11 @@ def parse_arguments() -> argparse.Namespace:
         help=f"largest concurrency measured (default: {MAX_CONCURRENCY})",
     )
     parser.add_argument(
+        "--modes",
+        default="brute,quick",
+        help="comma-separated search modes to run (default: brute,quick)",
+    )
+    parser.add_argument(
         "--work-directory",
         type=Path,
         help="keep each run's checkpoints and logs under this folder",
@@ -224,7 +229,7 @@ def main() -> int:
     arguments = parse_arguments()
     runs = []
     for position in range(arguments.repeats):
-        for mode in ("brute", "quick"):
+        for mode in arguments.modes.split(","):
             with work_folder(f"search-{mode}-", arguments.work_directory) as work:
                 run = run_search(mode, work, arguments)
             runs.append(run)
