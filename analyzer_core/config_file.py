@@ -260,7 +260,7 @@ def _convert_document(document: _LineMapping, path: Path) -> dict[str, Any]:
         if key in REPORT_KEYS:
             continue
         if key not in CONVERTERS:
-            raise ConfigError(f"{where} is an unknown key{_suggest(key)}.")
+            raise ConfigError(f"{where} is an unknown key{_suggest(key)}")
         if key == "profile_models":
             values["model_options"] = read_model_sections(value, where)
         values[key] = CONVERTERS[key](value, where)
@@ -294,7 +294,7 @@ def _suggest(key: Any) -> str:
     close = difflib.get_close_matches(str(key), known, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
-    return f"; known keys: {', '.join(sorted(known))}"
+    return f"; known keys: {', '.join(sorted(known))}."
 
 
 def read_model_sections(value: Any, where: str) -> dict[str, dict[str, Any]]:

@@ -110,9 +110,12 @@ class Profiler:
     def _finish(self) -> int:
         self._log_summary()
         if self.stop.graceful:
-            self.recorder.set_state(
-                JobState.STOPPED, "Stopped on request; measurements are saved."
-            )
+            message = "Stopped on request; measurements are saved."
+            if self.recorder.writer.saves == 0:
+                message = (
+                    "Stopped on request before any new measurement; nothing saved."
+                )
+            self.recorder.set_state(JobState.STOPPED, message)
             return EXIT_STOPPED
         failure = self._describe_total_failure()
         if failure is not None:

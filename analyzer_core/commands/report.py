@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analyzer_core.config_file import read_config_file
 from analyzer_core.errors import AnalyzerError
 from analyzer_core.results.settings import (
     RankingSettings,
@@ -77,11 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def ranking_settings(args: argparse.Namespace) -> RankingSettings:
     """Combine the config file with the flags; flags win."""
-    settings = (
-        load_ranking_settings(args.config_file)
-        if args.config_file
-        else RankingSettings()
-    )
+    settings = RankingSettings()
+    if args.config_file:
+        # The profile command's reader rejects unknown keys (with a suggestion)
+        # and names the line of a YAML syntax error, so both commands accept
+        # exactly the same files.
+        read_config_file(args.config_file)
+        settings = load_ranking_settings(args.config_file)
     if args.latency_budget is not None:
         settings.constraints["perf_latency_p99"] = {"max": args.latency_budget}
     if args.min_throughput is not None:

@@ -123,3 +123,11 @@ def test_cli_export_path_file_fails(tmp_path: Path) -> None:
     assert finished.returncode == 2
     assert "--export-path out is a file" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_config_file_unknown_key_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("constraintz:\n  perf_latency_p99: {max: 5}\n")
+
+    with pytest.raises(ConfigError, match="did you mean 'constraints'\\?$"):
+        report.ranking_settings(parse("--config-file", str(config)))

@@ -13,8 +13,9 @@ from fakes import stand_in_server
 
 from analyzer_core.config import ModelOptions, ProfileSettings
 from analyzer_core.perf.runner import PerfSettings
-from analyzer_core.profiler import EXIT_FAILED, Profiler
+from analyzer_core.profiler import EXIT_FAILED, EXIT_STOPPED, Profiler
 from analyzer_core.search.base import SearchLimits, SearchMode
+from analyzer_core.stop import StopRequests
 
 FAULTS = Path(__file__).resolve().parent.parent / "fakes" / "perf_analyzer_faults.py"
 
@@ -25,7 +26,7 @@ def stand_in(monkeypatch):
     monkeypatch.setenv("PERF_ANALYZER_FAULT", "ok")
 
 
-def profile(tmp_path: Path, expected: int = 0, **overrides) -> dict:
+def profile(tmp_path: Path, expected: int = 0, stop=None, **overrides) -> dict:
     settings = ProfileSettings(
         model_repository=EXAMPLE_REPOSITORY,
         profile_models=["add_sub"],
@@ -38,7 +39,7 @@ def profile(tmp_path: Path, expected: int = 0, **overrides) -> dict:
     )
     for name, value in overrides.items():
         setattr(settings, name, value)
-    assert Profiler(settings).run() == expected
+    assert Profiler(settings, stop).run() == expected
     return json.loads((tmp_path / "status.json").read_text())
 
 
@@ -119,3 +120,14 @@ def test_failed_model_counts_add_up(tmp_path, stand_in, monkeypatch):
     status = profile(tmp_path, expected=EXIT_FAILED)
     assert status["failed"] == 2
     assert counted(status) == status["planned"]
+
+
+def test_stop_before_measuring_says_nothing_saved(tmp_path, stand_in):
+    stop = StopRequests()
+    stop.terminated = True
+
+    status = profile(tmp_path, expected=EXIT_STOPPED, stop=stop)
+
+    assert status["state"] == "stopped"
+    assert "nothing saved" in status["message"]
+    assert not (tmp_path / "checkpoints" / "0.ckpt").exists()
