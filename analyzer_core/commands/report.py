@@ -80,9 +80,8 @@ def ranking_settings(args: argparse.Namespace) -> RankingSettings:
     """Combine the config file with the flags; flags win."""
     settings = RankingSettings()
     if args.config_file:
-        # The profile command's reader rejects unknown keys (with a suggestion)
-        # and names the line of a YAML syntax error, so both commands accept
-        # exactly the same files.
+        # Profile's reader rejects unknown keys with a suggestion and names the
+        # line of a YAML syntax error; the ranking reader does neither.
         read_config_file(args.config_file)
         settings = load_ranking_settings(args.config_file)
     if args.latency_budget is not None:
