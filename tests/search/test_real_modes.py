@@ -149,4 +149,8 @@ def test_rate_run_records_rates(rate_run):
     measurements = data.measurements
     assert sorted(m.request_rate for m in measurements) == [20, 40]
     assert all(m.concurrency is None for m in measurements)
-    assert all(m.metrics["perf_throughput"] > 0 for m in measurements)
+    # Under load perf_analyzer may find no stable window for a rate, and the
+    # profiler then records a failed measurement without metrics.
+    succeeded = [m for m in measurements if m.ok]
+    assert succeeded
+    assert all(m.metrics["perf_throughput"] > 0 for m in succeeded)
