@@ -135,12 +135,16 @@ def draw_downloads(output: ReportOutput) -> None:
 
     st.subheader("Summary reports")
     for model, path in output.summaries.items():
-        draw_download(f"Summary of {model}", path, f"summary:{model}")
+        draw_download(
+            f"Summary of {model}", path, f"summary:{model}", prefix_folder=True
+        )
 
     if output.detailed:
         st.subheader("Detailed reports")
         for variant, path in output.detailed.items():
-            draw_download(f"Details of {variant}", path, f"detailed:{variant}")
+            draw_download(
+                f"Details of {variant}", path, f"detailed:{variant}", prefix_folder=True
+            )
 
     if output.configs:
         st.subheader("Best configurations")
@@ -154,14 +158,27 @@ def draw_downloads(output: ReportOutput) -> None:
             draw_download(path.name, path, f"table:{name}", mime="text/csv")
 
 
+def download_name(path: Path, prefix_folder: bool) -> str:
+    """Return the saved file name of ``path``. With ``prefix_folder`` it starts
+    with the model or variant folder, so downloads of reports of different
+    models or variants do not overwrite each other."""
+    return f"{path.parent.name}-{path.name}" if prefix_folder else path.name
+
+
 def draw_download(
-    label: str, path: Path, key: str, mime: str = "application/pdf"
+    label: str,
+    path: Path,
+    key: str,
+    mime: str = "application/pdf",
+    prefix_folder: bool = False,
 ) -> None:
+    """Draw a download button for ``path``; see ``download_name``."""
+    file_name = download_name(path, prefix_folder)
     columns = st.columns([2, 3])
     columns[0].download_button(
         label,
         lambda: path.read_bytes(),
-        file_name=path.name,
+        file_name=file_name,
         mime=mime,
         key=f"download:{key}",
         on_click="ignore",
