@@ -245,6 +245,13 @@ def whole_table(
     return pd.concat(filled, ignore_index=True)
 
 
+def download_name(path: Path, prefix_folder: bool) -> str:
+    """Return the saved file name of ``path``. With ``prefix_folder`` it starts
+    with the model or variant folder, so downloads of reports of different
+    models or variants do not overwrite each other."""
+    return f"{path.parent.name}-{path.name}" if prefix_folder else path.name
+
+
 def directory_key(name: str, items: list[CheckpointFile]) -> str:
     """Return a widget key that changes with the checkpoint directory.
 

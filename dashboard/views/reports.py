@@ -158,13 +158,6 @@ def draw_downloads(output: ReportOutput) -> None:
             draw_download(path.name, path, f"table:{name}", mime="text/csv")
 
 
-def download_name(path: Path, prefix_folder: bool) -> str:
-    """Return the saved file name of ``path``. With ``prefix_folder`` it starts
-    with the model or variant folder, so downloads of reports of different
-    models or variants do not overwrite each other."""
-    return f"{path.parent.name}-{path.name}" if prefix_folder else path.name
-
-
 def draw_download(
     label: str,
     path: Path,
@@ -172,8 +165,8 @@ def draw_download(
     mime: str = "application/pdf",
     prefix_folder: bool = False,
 ) -> None:
-    """Draw a download button for ``path``; see ``download_name``."""
-    file_name = download_name(path, prefix_folder)
+    """Draw a download button for ``path``; see ``shared.download_name``."""
+    file_name = shared.download_name(path, prefix_folder)
     columns = st.columns([2, 3])
     columns[0].download_button(
         label,

@@ -17,7 +17,7 @@ from dashboard_fixtures import (  # noqa: F401
 
 from analyzer_core.reports import generate
 from analyzer_core.results.ranking import RankingSettings
-from dashboard.views import reports
+from dashboard import shared
 
 
 def download_labels(app) -> list[str]:
@@ -59,8 +59,8 @@ def test_generate_writes_pdfs(working_folder: Path) -> None:
     assert "Details of add_sub_config_default" in labels
     summary = working_folder / "reports/summaries/add_sub/summary-ckpt0.pdf"
     assert summary.read_bytes().startswith(b"%PDF")
-    assert reports.download_name(summary, True) == "add_sub-summary-ckpt0.pdf"
-    assert reports.download_name(summary, False) == "summary-ckpt0.pdf"
+    assert shared.download_name(summary, True) == "add_sub-summary-ckpt0.pdf"
+    assert shared.download_name(summary, False) == "summary-ckpt0.pdf"
     text = subprocess.run(
         ["pdftotext", str(summary), "-"], capture_output=True, text=True, check=True
     ).stdout
