@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -46,7 +45,12 @@ def validate(settings: ProfileSettings) -> None:
 
 
 def check_output_directory(path: Path, flag: str) -> None:
-    """Reject ``path`` unless it is a directory or could be created as one."""
+    """Reject ``path`` if it is a file or lies under one.
+
+    Write access is left to the first write (the checkpoint lock, a report),
+    whose error names the file and the system's reason, such as a read-only
+    file system.
+    """
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -56,11 +60,6 @@ def check_output_directory(path: Path, flag: str) -> None:
         raise ConfigError(
             f"{flag} {path} cannot be created because {existing} is a file; pass "
             "another path."
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"{flag} {path} is not writable ({existing} denies write access); pass "
-            "a directory you can write to."
         )
 
 
