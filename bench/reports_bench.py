@@ -211,7 +211,7 @@ def measure_into(
     started = time.perf_counter()
     shared_renderer().render_png(warm, 820, 380)
     renderer_start = time.perf_counter() - started
-    # The report command holds one copy of the checkpoint, which it loads
+    # The report command keeps one copy of the checkpoint, which it loads
     # itself, so this one goes before the peak memory is taken.
     del loaded, warm
     gc.collect()

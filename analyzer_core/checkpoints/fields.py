@@ -16,10 +16,10 @@ def type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def require_mapping(data: Any, what: str) -> bool:
+def require_mapping(data: Any, label: str) -> bool:
     if not isinstance(data, dict):
         raise CheckpointFormatError(
-            f"{what} has type {type_name(data)}, expected an object"
+            f"{label} has type {type_name(data)}, expected an object"
         )
     return True
 
@@ -92,10 +92,10 @@ def optional_mapping(data: dict, key: str) -> dict:
     return value
 
 
-def check_number_map(values: Any, what: str) -> dict[str, float]:
-    require_mapping(values, what)
+def check_number_map(values: Any, label: str) -> dict[str, float]:
+    require_mapping(values, label)
     for key, value in values.items():
-        check_number(value, f"{what}[{key!r}]")
+        check_number(value, f"{label}[{key!r}]")
     return values
 
 

@@ -13,7 +13,7 @@ name tables, and each measurement stores lists of values in table order::
                       "gpu_metrics": [[40.0, 812.5], null]}]
 
 Value ``i`` of ``metrics`` belongs to ``metric_names[i]``, and entry ``g`` of
-``gpu_metrics`` holds GPU ``gpu_uuids[g]``'s values in ``gpu_metric_names``
+``gpu_metrics`` contains GPU ``gpu_uuids[g]``'s values in ``gpu_metric_names``
 order. A ``null``, or the end of a list shorter than its table, marks a
 metric or GPU that the measurement lacks. ``gpu_uuids`` starts with the
 machine's GPUs in order, so GPU ``g`` is ``machine.gpus[g]`` when the machine

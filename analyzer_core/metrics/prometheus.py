@@ -57,7 +57,7 @@ def server_metrics(samples: Samples) -> tuple[dict, dict]:
     total_samples = samples.get("nv_cpu_memory_total_bytes")
     if total_samples and total_samples[0][1] <= 0:
         # Triton publishes its CPU gauges as zeros until its first poll of the
-        # host; such a scrape says nothing about the machine.
+        # host, so such a scrape carries no reading of the machine.
         total_samples = None
         samples = {
             name: values

@@ -8,6 +8,7 @@ runs the real Triton server and perf_analyzer, so this takes minutes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -77,14 +78,12 @@ def end_jobs(working_folder: Path) -> None:
             os.killpg(job.record.pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """Start the dashboard in a fresh working folder; yield its URL and folder."""
-    working_folder = tmp_path / "work"
-    working_folder.mkdir()
+@contextlib.contextmanager
+def serve_dashboard(working_folder: Path, log: Path) -> Iterator[str]:
+    """Run ``streamlit run dashboard/app.py`` in ``working_folder`` on a free
+    127.0.0.1 port; yield its URL and stop it on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "streamlit.log"
     command = [
         sys.executable,
         "-m",
@@ -107,15 +106,26 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )
     try:
         wait_for_health(url, server, log)
-        yield url, working_folder
+        yield url
     finally:
-        end_jobs(working_folder)
         server.terminate()
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=15)
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Start the dashboard in a fresh working folder; yield its URL and folder."""
+    working_folder = tmp_path / "work"
+    working_folder.mkdir()
+    with serve_dashboard(working_folder, tmp_path / "streamlit.log") as url:
+        try:
+            yield url, working_folder
+        finally:
+            end_jobs(working_folder)
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ does, but without Triton.
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from dashboard_fixtures import save, small_checkpoint
-from test_end_to_end import APP, CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_health
+from test_end_to_end import CHROMIUM, CHROMIUM_ARGS, serve_dashboard
 
 from analyzer_core.records import CheckpointData
 
@@ -45,39 +43,8 @@ def results_url(tmp_path: Path, checkpoint: CheckpointData) -> Iterator[str]:
     working_folder = tmp_path / "work"
     working_folder.mkdir()
     save(working_folder, 0, checkpoint)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "streamlit.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address=127.0.0.1",
-        f"--server.port={port}",
-        "--server.headless=true",
-        "--server.fileWatcherType=none",
-        "--browser.gatherUsageStats=false",
-    ]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            command,
-            cwd=working_folder,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_health(url, server, log)
+    with serve_dashboard(working_folder, tmp_path / "streamlit.log") as url:
         yield f"{url}/results"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
