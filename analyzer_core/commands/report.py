@@ -9,6 +9,7 @@ from analyzer_core.config_file import read_config_file
 from analyzer_core.errors import AnalyzerError
 from analyzer_core.results.settings import (
     RankingSettings,
+    check_top_n,
     load_ranking_settings,
     validate_constraints,
 )
@@ -89,7 +90,7 @@ def ranking_settings(args: argparse.Namespace) -> RankingSettings:
     if args.min_throughput is not None:
         settings.constraints["perf_throughput"] = {"min": args.min_throughput}
     if args.top_n is not None:
-        settings.top_n = args.top_n
+        settings.top_n = check_top_n(args.top_n, "--top-n")
     if args.profile_models:
         names = [name.strip() for name in args.profile_models.split(",")]
         settings.models = [name for name in names if name]

@@ -52,10 +52,7 @@ class RankingSettings:
             validate_objectives(objectives, f"profile_models.{model}.objectives")
         for model, constraints in self.model_constraints.items():
             validate_constraints(constraints, f"profile_models.{model}.constraints")
-        if isinstance(self.top_n, bool) or not isinstance(self.top_n, int):
-            raise ConfigError(f"top_n {self.top_n!r} is not an integer; use 1 or more.")
-        if self.top_n < 1:
-            raise ConfigError(f"top_n {self.top_n} is less than 1; use 1 or more.")
+        check_top_n(self.top_n, "top_n")
 
     def objectives_for(self, model: str) -> dict[str, float]:
         return dict(self.model_objectives.get(model) or self.objectives)
@@ -132,6 +129,18 @@ def load_ranking_settings(yaml_path: Path) -> RankingSettings:
         raise ConfigError(f"Config file {yaml_path}: {error}") from error
 
 
+def check_top_n(value: Any, name: str) -> int:
+    """Return ``value`` if it is a whole number of variants, 1 or more.
+
+    ``name`` is what the user wrote: a flag or a config file key.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} {value!r} is not an integer; use 1 or more.")
+    if value < 1:
+        raise ConfigError(f"{name} {value} is less than 1; use 1 or more.")
+    return value
+
+
 def settings_from_mapping(document: dict[str, Any]) -> RankingSettings:
     """Build RankingSettings from a parsed Model Analyzer style configuration."""
     settings = RankingSettings()
@@ -140,7 +149,9 @@ def settings_from_mapping(document: dict[str, Any]) -> RankingSettings:
     if "constraints" in document:
         settings.constraints = _parse_constraints(document["constraints"])
     if "num_configs_per_model" in document:
-        settings.top_n = document["num_configs_per_model"]
+        settings.top_n = check_top_n(
+            document["num_configs_per_model"], "num_configs_per_model"
+        )
     _apply_profile_models(settings, document.get("profile_models"))
     settings.__post_init__()
     return settings

@@ -52,9 +52,17 @@ def test_flags_override_config_file(tmp_path: Path) -> None:
     assert settings.models == ["c"]
 
 
-def test_invalid_top_n_rejected() -> None:
-    with pytest.raises(ConfigError):
+def test_invalid_top_n_names_the_flag() -> None:
+    with pytest.raises(ConfigError, match="^--top-n 0 is less than 1; use 1 or more"):
         report.ranking_settings(parse("--top-n", "0"))
+
+
+def test_invalid_num_configs_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("num_configs_per_model: -2\n")
+
+    with pytest.raises(ConfigError, match="num_configs_per_model -2 is less than 1"):
+        report.ranking_settings(parse("--config-file", str(config)))
 
 
 def test_run_prints_written_files(
