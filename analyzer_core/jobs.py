@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -175,6 +176,19 @@ def runtime_directory(working_folder: Path) -> Path:
 def profile_command(request: ProfileRequest, status_file: Path) -> list[str]:
     """Build the full command line of a profile job, run by this interpreter."""
     return [sys.executable, "-m", "analyzer_core", *request.arguments(status_file)]
+
+
+def shown_command(command: list[str]) -> str:
+    """Show a job's command as a user would type it in a shell.
+
+    The status file is the dashboard's own channel to the job, so it is left
+    out, and ``python`` stands for the interpreter's full path.
+    """
+    shown = ["python", *command[1:]]
+    if "--status-file" in shown:
+        position = shown.index("--status-file")
+        del shown[position : position + 2]
+    return shlex.join(shown)
 
 
 def start_profile_job(request: ProfileRequest, working_folder: Path) -> Job:

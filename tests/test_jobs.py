@@ -312,6 +312,25 @@ def test_profile_command_flags(tmp_path: Path) -> None:
     assert flags["--checkpoint-index"] == "2"
 
 
+def test_shown_command_drops_status_file(tmp_path: Path) -> None:
+    request = ProfileRequest(
+        model_repository=tmp_path / "my models",
+        models=["add_sub"],
+        checkpoint_directory=tmp_path / "ckpt",
+        export_path=tmp_path / "results",
+        max_concurrency=8,
+        max_instance_count=2,
+        max_model_batch_size=4,
+    )
+
+    shown = jobs.shown_command(profile_command(request, tmp_path / "status.json"))
+
+    assert shown.startswith("python -m analyzer_core profile --model-repository '")
+    assert f"'{tmp_path / 'my models'}'" in shown
+    assert "--run-config-search-max-concurrency 8" in shown
+    assert "status" not in shown
+
+
 def make_record_only_job(tmp_path: Path, pid: int) -> Job:
     directory = tmp_path / "job"
     directory.mkdir()

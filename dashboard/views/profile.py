@@ -217,6 +217,13 @@ def draw_snapshot(snapshot: jobs.JobSnapshot, job: jobs.Job) -> None:
             f"batch size {status.batch_size}, {load_label(status)}"
         )
     draw_outcome(snapshot)
+    with st.expander("Command line of this job"):
+        st.caption(
+            "The form above may show other values after a reload; these are the "
+            "settings the job runs with. The same command runs the job without "
+            "the dashboard."
+        )
+        st.code(jobs.shown_command(snapshot.record.command), language="bash", wrap_lines=True)
 
     st.caption(f"Last {LOG_LINES} lines of {shared.show_path(job.log_path)}")
     log_text = "\n".join(snapshot.log_tail) or "(no output yet)"
@@ -240,15 +247,10 @@ def draw_progress(snapshot: jobs.JobSnapshot) -> None:
     text = (
         f"{status.done} measured, {finished} of {status.planned} planned runs settled"
     )
-    extras = []
     if status.skipped:
-        extras.append(
-            f"{status.skipped} skipped (already measured or past an early exit)"
-        )
+        text += f", {status.skipped} skipped as already measured or past an early exit"
     if status.failed:
-        extras.append(f"{status.failed} failed")
-    if extras:
-        text += f" ({', '.join(extras)})"
+        text += f", {status.failed} failed"
     remaining = max(0, status.planned - finished)
     if snapshot.active and status.done and remaining:
         # The pace so far times what is left; quick search plans as it goes, so

@@ -178,6 +178,7 @@ def test_running_job_seen_by_new_session(
 
     assert button(second, "Start").disabled
     assert job.record.job_id in texts(second.markdown)
+    assert f"python {job.record.command[1]}" in texts(second.code)
     assert len(jobs.list_jobs(working_folder)) == 1
 
 
