@@ -23,6 +23,7 @@ from analyzer_core.config import ProfileSettings
 from analyzer_core.errors import AnalyzerError, CheckpointError, ServerError
 from analyzer_core.metrics.gpu import GpuSampler
 from analyzer_core.metrics.machine import describe_machine
+from analyzer_core.metrics.prometheus import idle_server_usage
 from analyzer_core.perf.runner import LoadPoint, PerfAnalyzerRunner
 from analyzer_core.progress import JobState
 from analyzer_core.recorder import RunRecorder
@@ -209,6 +210,26 @@ class Profiler:
             self.gpu_sampler = GpuSampler()
             if not self.gpu_sampler.open():
                 self.gpu_sampler = None
+            self._measure_idle_server()
+
+    def _measure_idle_server(self) -> None:
+        """Record the local server's own usage before any model loads.
+
+        Only a checkpoint without this reading gets one, so a rerun that
+        measures nothing new leaves the data unchanged.
+        """
+        data = self.recorder.data
+        if data.server_only:
+            return
+        data.server_only = idle_server_usage(
+            self.server.endpoints.metrics_url, self.server.pid, self.gpu_sampler
+        )
+        self.recorder.changed = True
+        logger.info(
+            "Server alone: %s",
+            ", ".join(f"{tag} {value:.1f}" for tag, value in data.server_only.items())
+            or "no reading",
+        )
 
     def _shutdown(self, failing: bool = False) -> None:
         try:

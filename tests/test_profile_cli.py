@@ -53,6 +53,10 @@ def test_sweep_writes_checkpoint_zero(sweep):
         assert "perf_server_compute_infer" in metrics
         assert metrics["cpu_used_ram"] > 0
         assert metrics["triton_rss"] > 0
+    assert data.server_only["cpu_used_ram"] > 0
+    assert 0 < data.server_only["triton_rss"] < min(
+        m.metrics["triton_rss"] for m in data.measurements
+    )
 
 
 def test_sweep_logs_life_cycle(sweep):
@@ -63,6 +67,8 @@ def test_sweep_logs_life_cycle(sweep):
     assert "Measured add_sub_config_0 batch size 1 concurrency 2" in log
     assert "Models with measurements: add_sub" in log
     assert "Stopped Triton Inference Server" in log
+    assert "Server alone: cpu_utilization" in log
+    assert "Reading Triton metrics" not in log
 
 
 def test_status_file_reports_finished(sweep):
@@ -111,6 +117,11 @@ def test_report_pdfs_name_model_and_index(sweep):
     ).stdout
     assert "add_sub" in text
     assert "0" in text
+    (server_only_csv,) = (workdir / "out" / "results").glob("metrics-server-only*.csv")
+    server_only = server_only_csv.read_text()
+    header, row = server_only.splitlines()
+    assert header.startswith("Model,RAM Usage (MB)")
+    assert row.startswith("triton-server,")
     detailed = list((workdir / "out" / "reports" / "detailed").glob("*/*.pdf"))
     assert {p.parent.name for p in detailed} == {
         "add_sub_config_default",

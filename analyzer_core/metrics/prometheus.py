@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 import psutil
@@ -173,6 +174,47 @@ class MetricsSampler:
             per_gpu = [sample[1][uuid] for sample in self._samples if uuid in sample[1]]
             gpus[uuid] = _summarize_gpu(per_gpu)
         return cpu, gpus
+
+
+def idle_server_usage(
+    metrics_url: str,
+    server_pid: int | None,
+    gpu_sampler: GpuSampler | None = None,
+    wait_seconds: float = 2.0,
+) -> dict[str, float]:
+    """Sample a server with no model loaded: its CPU, memory and GPU usage.
+
+    Triton opens its metrics port a moment after it reports ready, so the
+    endpoint is polled quietly until it answers. Samples are then taken until
+    Triton has published a CPU reading or ``wait_seconds`` pass. Several GPUs
+    are folded into one value per metric: used memory and power are summed,
+    utilization is averaged.
+    """
+    deadline = time.monotonic() + wait_seconds
+    with requests.Session() as session:
+        while time.monotonic() < deadline:
+            try:
+                session.get(metrics_url, timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+    with MetricsSampler(
+        metrics_url, server_pid, gpu_sampler, interval_seconds=0.1
+    ) as sampler:
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if "cpu_used_ram" in sampler.summary()[0]:
+                break
+    usage, gpus = sampler.summary()
+    for tag, fold in (
+        ("gpu_used_memory", sum),
+        ("gpu_power_usage", sum),
+        ("gpu_utilization", _mean),
+    ):
+        values = [values[tag] for values in gpus.values() if tag in values]
+        if values:
+            usage[tag] = fold(values)
+    return usage
 
 
 def _summarize_gpu(samples: list[dict[str, float]]) -> dict[str, float]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from analyzer_core.metrics.prometheus import (
     MetricsSampler,
+    idle_server_usage,
     parse_prometheus_text,
     process_tree_rss_mb,
     server_metrics,
@@ -119,6 +123,49 @@ def test_triton_gpu_values_win_over_nvml():
     assert gpus["GPU-c"]["gpu_used_memory"] == 10.0
 
 
+@pytest.fixture
+def metrics_url() -> Iterator[str]:
+    """Serve Triton's CPU text and the two-GPU text on a 127.0.0.1 port."""
+    body = (TRITON_CPU_TEXT + TRITON_GPU_TEXT).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_idle_usage_folds_gpus_into_one_value(metrics_url):
+    usage = idle_server_usage(metrics_url, os.getpid())
+
+    assert usage["cpu_used_ram"] == pytest.approx(831.307776)
+    assert usage["triton_rss"] > 0
+    assert usage["gpu_utilization"] == pytest.approx(37.5)
+    assert usage["gpu_used_memory"] == pytest.approx(2000.0)
+    assert usage["gpu_power_usage"] == pytest.approx(70.5)
+
+
+def test_idle_usage_without_endpoint_keeps_rss():
+    started = time.monotonic()
+    usage = idle_server_usage("http://127.0.0.1:1/metrics", os.getpid(), None, 0.3)
+
+    assert time.monotonic() - started < 2
+    assert set(usage) == {"triton_rss"}
+
+
 @pytest.mark.slow
 def test_real_triton_cpu_metrics(tmp_path: Path):
     from analyzer_core.triton.server import LocalTritonServer
@@ -136,8 +183,11 @@ def test_real_triton_cpu_metrics(tmp_path: Path):
                 if "cpu_used_ram" in sampler.summary()[0]:
                     break
         cpu, gpus = sampler.summary()
+        idle = idle_server_usage(server.endpoints.metrics_url, server.pid)
     finally:
         server.stop()
+    assert idle["cpu_used_ram"] > 0
+    assert idle["triton_rss"] > 0
     assert 0 <= cpu["cpu_utilization"] <= 100
     assert cpu["cpu_used_ram"] > 0
     assert cpu["cpu_available_ram"] > 0
