@@ -47,14 +47,14 @@ check_python() {
 
 install_python_packages() {
   local wanted
-  wanted=$(sha256sum requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+  wanted=$(sha256sum requirements.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$wanted" ]; then
     return 0
   fi
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   echo "setup: installing Python packages into $VENV (first run: a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -r requirements.txt
+  "$VENV/bin/python" -m pip install -q -r requirements.txt -c constraints.txt
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   echo "$wanted" >"$STAMP"
 }

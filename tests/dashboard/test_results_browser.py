@@ -66,6 +66,7 @@ def test_results_local_and_downloads(
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not installed")
     requests: list[str] = []
+    server_errors: list[str] = []
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=LOCAL_ONLY_ARGS
@@ -76,6 +77,11 @@ def test_results_local_and_downloads(
             )
             page = context.new_page()
             page.on("request", lambda request: requests.append(request.url))
+            page.on(
+                "response",
+                lambda response: response.status >= 500
+                and server_errors.append(f"{response.status} {response.url}"),
+            )
             page.goto(results_url)
             charts = page.get_by_test_id("stPlotlyChart")
             playwright_api.expect(charts.first).to_be_visible(
@@ -90,6 +96,9 @@ def test_results_local_and_downloads(
     hosts = {urlsplit(url).hostname for url in requests}
     hosts.discard(None)
     assert hosts == {"127.0.0.1"}
+    # Starlette 1.8 and later broke Streamlit 1.60's answer for /favicon.png.
+    assert server_errors == []
+    assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
     whole_rows = csv_rows(whole)
     model_rows = csv_rows(model)
     assert len(whole_rows) == len(checkpoint.measurements)
