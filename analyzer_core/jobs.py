@@ -32,8 +32,8 @@ from pathlib import Path
 
 import psutil
 
-from analyzer_core.checkpoints.store import write_atomically
 from analyzer_core.errors import AnalyzerError
+from analyzer_core.files import write_atomically
 from analyzer_core.processes import read_tail, start_process
 from analyzer_core.progress import JobState, JobStatus, read_status
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from analyzer_core.checkpoints.store import write_atomically
+from analyzer_core.files import write_atomically
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,13 +29,18 @@ from analyzer_core.checkpoints.schema import (
     upgrade_from_version_1,
 )
 from analyzer_core.errors import CheckpointError, CheckpointFormatError
+from analyzer_core.files import (
+    TEMPORARY_PREFIX,
+    describe_os_error,
+    remove_quietly,
+    write_atomically,
+)
 from analyzer_core.records import CheckpointData
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = re.compile(r"(0|[1-9][0-9]*)\.ckpt")
 LOCK_FILE_NAME = ".analyzer_core.lock"
-TEMPORARY_PREFIX = ".tmp-"
 # A save writes ``.tmp-<N>.ckpt-<random>`` first; a kill -9 can leave one behind.
 _CHECKPOINT_TEMPORARY = re.compile(r"\.tmp-(0|[1-9][0-9]*)\.ckpt-[0-9a-f]+")
 
@@ -108,7 +112,7 @@ def _entries(directory: Path) -> list[os.DirEntry]:
             return list(entries)
     except OSError as error:
         raise CheckpointError(
-            f"Cannot list checkpoint directory {directory}: {_cause(error)}."
+            f"Cannot list checkpoint directory {directory}: {describe_os_error(error)}."
         ) from error
 
 
@@ -157,7 +161,7 @@ def _read_bytes(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as error:
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: {_cause(error)}."
+            f"Cannot read checkpoint {path}: {describe_os_error(error)}."
         ) from error
     if not raw.strip():
         raise CheckpointError(f"Checkpoint {path} is empty.")
@@ -331,55 +335,6 @@ def _fallback_hint(checkpoints: list[CheckpointFile], failed_index: int) -> str:
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Replace ``path`` with ``payload`` so that a reader sees the old or new file whole.
-
-    The bytes go to a temporary file in the same directory, which is flushed,
-    fsynced and renamed over ``path``; then the directory itself is fsynced so
-    the rename survives a power loss. On any error the temporary file is
-    removed and ``path`` keeps its previous content.
-    """
-    directory = path.parent
-    temporary, descriptor = _create_temporary(path)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
-    _fsync_directory(directory)
-
-
-def _create_temporary(path: Path) -> tuple[Path, int]:
-    """Create ``.tmp-<name>-<random>`` beside ``path`` with the umask's permissions."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    while True:
-        name = f"{TEMPORARY_PREFIX}{path.name}-{secrets.token_hex(6)}"
-        temporary = path.parent / name
-        try:
-            return temporary, os.open(temporary, flags, 0o666)
-        except FileExistsError:
-            continue
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
-
-
 def save_checkpoint(directory: Path, index: int, data: CheckpointData) -> Path:
     """Write ``data`` to ``<directory>/<index>.ckpt`` atomically; raise CheckpointError."""
     path = directory / f"{index}.ckpt"
@@ -391,7 +346,7 @@ def save_checkpoint(directory: Path, index: int, data: CheckpointData) -> Path:
         write_atomically(path, payload)
     except OSError as error:
         raise CheckpointError(
-            f"Saving checkpoint {path} failed: {_cause(error)}. {_advice(error)} "
+            f"Saving checkpoint {path} failed: {describe_os_error(error)}. {_advice(error)} "
             f"The checkpoints already in {directory} are unchanged."
         ) from error
     return path
@@ -408,16 +363,6 @@ def _encode(data: CheckpointData) -> bytes:
     document = checkpoint_to_json(data)
     text = json.dumps(document, separators=(",", ":"), check_circular=False)
     return text.encode()
-
-
-def _cause(error: OSError) -> str:
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the disk is full ({error.strerror})"
-    if error.errno == errno.EROFS:
-        return f"the file system is read-only ({error.strerror})"
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied ({error.strerror})"
-    return error.strerror or str(error)
 
 
 def _advice(error: OSError) -> str:
@@ -439,7 +384,7 @@ def remove_stale_temporary_files(directory: Path) -> list[str]:
     removed = []
     for entry in _entries(directory):
         if _CHECKPOINT_TEMPORARY.fullmatch(entry.name) and entry.is_file():
-            _remove_quietly(Path(entry.path))
+            remove_quietly(Path(entry.path))
             removed.append(entry.name)
     if removed:
         logger.info(

@@ -22,12 +22,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer_core.checkpoints.store import (
-    LoadedCheckpoint,
-    load_checkpoint,
-    write_atomically,
-)
+from analyzer_core.checkpoints.store import LoadedCheckpoint, load_checkpoint
 from analyzer_core.errors import AnalyzerError, CheckpointError
+from analyzer_core.files import write_atomically
 from analyzer_core.reports.context import ReportContext
 from analyzer_core.reports.detailed import detailed_pdf
 from analyzer_core.reports.render import ChartSession

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from analyzer_core.checkpoints.store import write_atomically
+from analyzer_core.files import write_atomically
 from analyzer_core.metrics.catalog import METRICS
 from analyzer_core.records import CheckpointData, Measurement, Variant
 from analyzer_core.results.ranking import ModelRanking, RankingSettings, rank_model

@@ -33,9 +33,9 @@ from analyzer_core.checkpoints.store import (
     CheckpointWriter,
     read_checkpoint_file,
     save_checkpoint,
-    write_atomically,
 )
 from analyzer_core.errors import CheckpointError
+from analyzer_core.files import write_atomically
 
 IS_ROOT = os.geteuid() == 0
 
@@ -227,7 +227,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from analyzer_core.checkpoints.store import write_atomically
+    from analyzer_core.files import write_atomically
 
     path = Path(sys.argv[1])
     round_number = 0
