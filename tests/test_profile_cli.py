@@ -54,8 +54,10 @@ def test_sweep_writes_checkpoint_zero(sweep):
         assert metrics["cpu_used_ram"] > 0
         assert metrics["triton_rss"] > 0
     assert data.server_only["cpu_used_ram"] > 0
-    assert 0 < data.server_only["triton_rss"] < min(
-        m.metrics["triton_rss"] for m in data.measurements
+    assert (
+        0
+        < data.server_only["triton_rss"]
+        < min(m.metrics["triton_rss"] for m in data.measurements)
     )
 
 

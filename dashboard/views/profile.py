@@ -223,7 +223,11 @@ def draw_snapshot(snapshot: jobs.JobSnapshot, job: jobs.Job) -> None:
             "settings the job runs with. The same command runs the job without "
             "the dashboard."
         )
-        st.code(jobs.shown_command(snapshot.record.command), language="bash", wrap_lines=True)
+        st.code(
+            jobs.shown_command(snapshot.record.command),
+            language="bash",
+            wrap_lines=True,
+        )
 
     st.caption(f"Last {LOG_LINES} lines of {shared.show_path(job.log_path)}")
     log_text = "\n".join(snapshot.log_tail) or "(no output yet)"

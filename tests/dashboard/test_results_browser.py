@@ -79,8 +79,10 @@ def test_results_local_and_downloads(
             page.on("request", lambda request: requests.append(request.url))
             page.on(
                 "response",
-                lambda response: response.status >= 500
-                and server_errors.append(f"{response.status} {response.url}"),
+                lambda response: (
+                    response.status >= 500
+                    and server_errors.append(f"{response.status} {response.url}")
+                ),
             )
             page.goto(results_url)
             charts = page.get_by_test_id("stPlotlyChart")
