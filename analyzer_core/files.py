@@ -20,7 +20,7 @@ def write_atomically(path: Path, payload: bytes) -> None:
     """Replace ``path`` with ``payload`` so that a reader sees the old or new file whole.
 
     The bytes go to a temporary file in the same directory, which is flushed,
-    fsynced and renamed over ``path``; then the directory itself is fsynced so
+    fsynced and renamed over ``path``. Then the directory itself is fsynced, so
     the rename survives a power loss. On any error the temporary file is
     removed and ``path`` keeps its previous content.
     """

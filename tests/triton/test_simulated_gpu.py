@@ -58,7 +58,7 @@ def test_instances_share_one_device(server):
     infer(url, rows)
 
     # Two requests at once land on the two instances, which hold the device
-    # one after the other; each on its own device would take one device time.
+    # one after the other. On separate devices they would take one device time.
     started = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda _: infer(url, rows), range(2)))

@@ -1,4 +1,4 @@
-"""A model that stands in for one on a GPU, so that a machine without one can
+"""A model that imitates one on a GPU, so that a machine without a GPU can
 show how instance count and max batch size trade off.
 
 Every batch takes a fixed launch time plus a time per input row on one shared
