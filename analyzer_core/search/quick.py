@@ -112,6 +112,12 @@ class QuickSearch:
         if self.limits.default_only:
             return
         current = self.start
+        logger.info(
+            "Quick search of %s: starting at %s, the grid point closest to the "
+            "model's own config, then measuring its neighbors one step away",
+            self.model,
+            self._describe(current),
+        )
         yield from self._measure(current)
         while True:
             for neighbor in self.neighbors(current):
@@ -151,10 +157,18 @@ class QuickSearch:
         return f"{count} instance(s), max batch size {self.batch_sizes[batch_index]}"
 
     def _log_move(self, current: Point, best: Point) -> None:
+        if self.order is None:
+            reason = "higher throughput"
+        else:
+            reason = "ranked higher by the report's objectives and constraints"
         logger.info(
-            "Quick search of %s: moving to %s (%.1f infer/sec, against %.1f)",
+            "Quick search of %s: moving from %s to %s (%s), %s: "
+            "%.2f infer/sec against %.2f",
             self.model,
+            self.names.get(current) or self._describe(current),
+            self.names.get(best) or self._describe(best),
             self._describe(best),
+            reason,
             self.throughputs[best],
             self.throughputs[current],
         )
@@ -164,12 +178,13 @@ class QuickSearch:
             self.limits.max_instance_count - self.limits.min_instance_count + 1
         )
         logger.info(
-            "Quick search of %s stopped at %s (%.1f infer/sec): no neighbor "
+            "Quick search of %s stopped at %s (%s, %.2f infer/sec): no neighbor "
             "%s; measured %d of %d grid variants",
             self.model,
+            self.names.get(current) or self._describe(current),
             self._describe(current),
             self.throughputs[current],
-            "raised throughput" if self.order is None else "ranked higher",
+            "has higher throughput" if self.order is None else "ranked higher",
             len(self.throughputs),
             grid_size,
         )

@@ -184,6 +184,24 @@ def test_order_steers_climb_away_from_throughput():
     assert VariantSettings(1, 16, True) in visited
 
 
+def test_logs_name_start_moves_and_reason(caplog):
+    caplog.set_level("INFO")
+
+    def by_smaller_batch(names):
+        return sorted(names, key=lambda name: int(name.rsplit("_b", 1)[1]))
+
+    search = QuickSearch("m", True, LIMITS, 1, 8, order=by_smaller_batch)
+    drive_named(search, peak_surface(2, 4))
+    lines = [r.message for r in caplog.records]
+
+    assert "Quick search of m: starting at 1 instance(s), max batch size 8" in lines[0]
+    moves = [line for line in lines if "moving from" in line]
+    assert moves[0].startswith("Quick search of m: moving from m_i1_b8 to m_i1_b4")
+    assert "ranked higher by the report's objectives and constraints" in moves[0]
+    [stop] = [line for line in lines if "stopped at" in line]
+    assert "stopped at m_i1_b1 (1 instance(s), max batch size 1," in stop
+
+
 def test_order_unused_without_names():
     calls = []
     search = QuickSearch("m", True, LIMITS, 1, 8, order=calls.append)
