@@ -167,11 +167,13 @@ def _check_triton(triton: TritonSettings) -> None:
                 "write it like http://HOST:8002/metrics."
             )
         return
-    for flag, port in (
+    ports = (
         ("--triton-http-port", triton.http_port),
         ("--triton-grpc-port", triton.grpc_port),
         ("--triton-metrics-port", triton.metrics_port),
-    ):
+    )
+    _check_distinct_ports(ports)
+    for flag, port in ports:
         if port is None:
             continue
         if not 1 <= port <= 65535:
@@ -180,6 +182,43 @@ def _check_triton(triton: TritonSettings) -> None:
             check_port_free(port, flag.removeprefix("--triton-").removesuffix("-port"))
         except ServerError as error:
             raise ConfigError(f"{flag}: {error}") from None
+
+
+def _check_distinct_ports(ports: tuple[tuple[str, int | None], ...]) -> None:
+    """Reject two endpoints on one port, because tritonserver fails to bind the
+    second one and exits with its usage text."""
+    flags_by_port: dict[int, list[str]] = {}
+    for flag, port in ports:
+        if port is not None:
+            flags_by_port.setdefault(port, []).append(flag)
+    for port, flags in flags_by_port.items():
+        if len(flags) == 2:
+            raise ConfigError(
+                f"{flags[0]} and {flags[1]} are both {port}; give each endpoint its "
+                "own port, or leave one unset to use a free port."
+            )
+        if len(flags) == 3:
+            raise ConfigError(
+                f"{flags[0]}, {flags[1]} and {flags[2]} are all {port}; give each "
+                "endpoint its own port, or leave them unset to use free ports."
+            )
+
+
+def check_checkpoint_directory(path: Path, flag: str) -> None:
+    """Reject a checkpoint directory to read from that is a file or lies under one.
+
+    A missing directory passes, because the caller then reports that it
+    contains no checkpoint.
+    """
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    fix = "pass the checkpoint directory that contains the N.ckpt files."
+    if existing == path and not path.is_dir():
+        kind = "a file" if path.is_file() else "not a directory"
+        raise ConfigError(f"{flag} {path} is {kind}; {fix}")
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {path} lies under the file {existing}; {fix}")
 
 
 def _check_endpoint(endpoint: str) -> None:

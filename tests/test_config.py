@@ -210,6 +210,61 @@ def test_port_in_use_rejected():
             validate(settings)
 
 
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("--triton-http-port", "--triton-grpc-port"),
+        ("--triton-http-port", "--triton-metrics-port"),
+        ("--triton-grpc-port", "--triton-metrics-port"),
+    ],
+)
+def test_shared_port_rejected(first, second):
+    settings = settings_for(*BASE, first, "8629", second, "8629")
+    with pytest.raises(ConfigError) as caught:
+        validate(settings)
+    message = str(caught.value)
+    assert message.startswith(f"{first} and {second} are both 8629;")
+    assert "give each endpoint its own port" in message
+
+
+def test_one_port_for_all_rejected():
+    settings = settings_for(
+        *BASE,
+        "--triton-http-port=8629",
+        "--triton-grpc-port=8629",
+        "--triton-metrics-port=8629",
+    )
+    expected = (
+        "--triton-http-port, --triton-grpc-port and --triton-metrics-port are all 8629"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        validate(settings)
+
+
+def test_shared_port_in_yaml_rejected(tmp_path):
+    settings = from_yaml(
+        tmp_path,
+        f"""
+        model_repository: {EXAMPLE_REPOSITORY}
+        profile_models: add_sub
+        triton_grpc_port: 8629
+        """,
+        "--triton-metrics-port",
+        "8629",
+    )
+    with pytest.raises(ConfigError, match="--triton-grpc-port and --triton-metrics"):
+        validate(settings)
+
+
+def test_config_file_short_flag(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"model_repository: {EXAMPLE_REPOSITORY}\nprofile_models: add_sub\n"
+    )
+    settings = settings_for("profile", "-f", str(path))
+    assert settings.profile_models == ["add_sub"]
+
+
 def test_perf_analyzer_missing_flag_stand_in(monkeypatch):
     monkeypatch.setenv("PERF_ANALYZER_MISSING_FLAGS", "--collect-metrics")
     settings = settings_for(*BASE, "--perf-analyzer-path", str(FAULTS))

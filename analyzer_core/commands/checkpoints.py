@@ -8,6 +8,7 @@ from pathlib import Path
 
 from analyzer_core.checkpoints.store import list_checkpoints, read_checkpoint_file
 from analyzer_core.errors import CheckpointError
+from analyzer_core.validation import check_checkpoint_directory
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     directory: Path = args.checkpoint_directory
+    check_checkpoint_directory(directory, "--checkpoint-directory")
     checkpoints = list_checkpoints(directory)
     if not checkpoints:
         raise CheckpointError(

@@ -20,6 +20,7 @@ from analyzer_core.profiler import Profiler
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config-file",
+        "-f",
         type=Path,
         help="YAML file of options with Model Analyzer's keys (profile_models, "
         "run_config_search_mode, ...); flags given here win over its values",

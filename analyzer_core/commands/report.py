@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from analyzer_core.config_file import read_config_file
-from analyzer_core.errors import AnalyzerError
+from analyzer_core.errors import AnalyzerError, ConfigError
 from analyzer_core.results.settings import (
     RankingSettings,
     check_top_n,
     load_ranking_settings,
     validate_constraints,
 )
-from analyzer_core.validation import check_output_directory
+from analyzer_core.validation import (
+    check_checkpoint_directory,
+    check_output_directory,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,12 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--export-path",
+        "-e",
         type=Path,
         default=Path("."),
         help="directory that receives results/ and reports/ (default: .)",
     )
     parser.add_argument(
         "--config-file",
+        "-f",
         type=Path,
         default=None,
         help="YAML file with objectives, constraints, profile_models and "
@@ -86,17 +92,50 @@ def ranking_settings(args: argparse.Namespace) -> RankingSettings:
         read_config_file(args.config_file)
         settings = load_ranking_settings(args.config_file)
     if args.latency_budget is not None:
-        settings.constraints["perf_latency_p99"] = {"max": args.latency_budget}
+        budget = _check_positive_limit(
+            args.latency_budget, "--latency-budget", "milliseconds"
+        )
+        settings.constraints["perf_latency_p99"] = {"max": budget}
     if args.min_throughput is not None:
-        settings.constraints["perf_throughput"] = {"min": args.min_throughput}
+        throughput = _check_positive_limit(
+            args.min_throughput, "--min-throughput", "inferences per second"
+        )
+        settings.constraints["perf_throughput"] = {"min": throughput}
     if args.top_n is not None:
         settings.top_n = check_top_n(args.top_n, "--top-n")
-    if args.profile_models:
-        names = [name.strip() for name in args.profile_models.split(",")]
-        settings.models = [name for name in names if name]
+    if args.profile_models is not None:
+        settings.models = _model_names(args.profile_models, args.checkpoint_directory)
+    elif settings.models == []:
+        # Checked here, not in the ranking reader, because profile reads the same
+        # key and its --profile-models flag may replace an empty one.
+        raise ConfigError(
+            f"Config file {args.config_file}: profile_models is empty; name one or "
+            "more models of the checkpoint, or remove the key to report on every "
+            "model."
+        )
     validate_constraints(settings.constraints, "command-line constraints")
     settings.__post_init__()
     return settings
+
+
+def _check_positive_limit(value: float, flag: str, unit: str) -> float:
+    # A NaN compares false with everything, so the finite check catches it.
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"{flag} {value:g} is invalid; use a finite number of {unit} above 0."
+        )
+    return value
+
+
+def _model_names(value: str, checkpoint_directory: Path) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise ConfigError(
+            f"--profile-models {value!r} is empty; name one or more models of the "
+            "checkpoint, which 'python -m analyzer_core checkpoints "
+            f"--checkpoint-directory {checkpoint_directory}' lists."
+        )
+    return names
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     # and checkpoints, which share this command line, do not need.
     from analyzer_core.reports.generate import generate_reports
 
+    check_checkpoint_directory(args.checkpoint_directory, "--checkpoint-directory")
     check_output_directory(args.export_path, "--export-path")
     try:
         output = generate_reports(

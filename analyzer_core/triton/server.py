@@ -79,6 +79,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _free_port_except(excluded: list[int]) -> int:
+    """Return a free port not in ``excluded``."""
+    while True:
+        port = free_port()
+        if port not in excluded:
+            return port
+
+
 def check_port_free(port: int, what: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -256,18 +264,30 @@ class LocalTritonServer(TritonServer):
         metrics_port: int | None = None,
         stop_requested: Callable[[], bool] | None = None,
     ) -> None:
-        for port, what in (
-            (http_port, "HTTP"),
-            (grpc_port, "gRPC"),
-            (metrics_port, "metrics"),
+        # A port of None or 0 means "any free port".
+        requested = {"HTTP": http_port, "gRPC": grpc_port, "metrics": metrics_port}
+        fixed = {endpoint: port for endpoint, port in requested.items() if port}
+        if len(set(fixed.values())) < len(fixed):
+            listing = ", ".join(
+                f"{endpoint} {port}" for endpoint, port in fixed.items()
+            )
+            raise ServerError(
+                f"Triton endpoints share a port ({listing}); give each endpoint "
+                "its own port."
+            )
+        for endpoint, port in fixed.items():
+            check_port_free(port, endpoint)
+        # Unset ports get free ports other than the requested ones and each
+        # other, since none of them is bound until tritonserver starts.
+        self.ports: dict[str, int] = {}
+        for key, port in (
+            ("http", http_port),
+            ("grpc", grpc_port),
+            ("metrics", metrics_port),
         ):
-            if port is not None:
-                check_port_free(port, what)
-        self.ports = {
-            "http": http_port or free_port(),
-            "grpc": grpc_port or free_port(),
-            "metrics": metrics_port or free_port(),
-        }
+            if not port:
+                port = _free_port_except([*fixed.values(), *self.ports.values()])
+            self.ports[key] = port
         super().__init__(
             Endpoints(
                 grpc_url=f"127.0.0.1:{self.ports['grpc']}",

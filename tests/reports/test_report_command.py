@@ -139,3 +139,127 @@ def test_config_file_unknown_key_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="did you mean 'constraints'\\?$"):
         report.ranking_settings(parse("--config-file", str(config)))
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "-0", "nan", "inf", "-inf"])
+def test_invalid_latency_budget_rejected(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        report.ranking_settings(parse(f"--latency-budget={value}"))
+
+    message = str(caught.value)
+    assert message.startswith(f"--latency-budget {float(value):g} is invalid")
+    assert "finite number of milliseconds above 0" in message
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf"])
+def test_invalid_min_throughput_rejected(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        report.ranking_settings(parse(f"--min-throughput={value}"))
+
+    message = str(caught.value)
+    assert message.startswith(f"--min-throughput {float(value):g} is invalid")
+    assert "finite number of inferences per second above 0" in message
+
+
+def test_small_positive_limits_accepted() -> None:
+    args = parse("--latency-budget", "0.5", "--min-throughput", "1e-3")
+
+    settings = report.ranking_settings(args)
+
+    assert settings.constraints["perf_latency_p99"] == {"max": 0.5}
+    assert settings.constraints["perf_throughput"] == {"min": 0.001}
+
+
+@pytest.mark.parametrize("value", [",", "", " , "])
+def test_empty_profile_models_rejected(value: str) -> None:
+    args = parse("--profile-models", value, "--checkpoint-directory", "runs")
+
+    with pytest.raises(ConfigError) as caught:
+        report.ranking_settings(args)
+
+    message = str(caught.value)
+    assert message.startswith(f"--profile-models {value!r} is empty")
+    assert "checkpoints --checkpoint-directory runs' lists" in message
+
+
+def test_profile_models_flag_strips_names() -> None:
+    settings = report.ranking_settings(parse("--profile-models", " a, ,b "))
+
+    assert settings.models == ["a", "b"]
+
+
+@pytest.mark.parametrize("value", ['","', "[]", "{}"])
+def test_empty_profile_models_key_rejected(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"profile_models: {value}\n")
+
+    with pytest.raises(ConfigError, match="profile_models is empty"):
+        report.ranking_settings(parse("--config-file", str(config)))
+
+
+def test_profile_models_flag_replaces_empty_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("profile_models: []\n")
+    args = parse("--config-file", str(config), "--profile-models", "a")
+
+    assert report.ranking_settings(args).models == ["a"]
+
+
+def test_short_options_match_profile(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("num_configs_per_model: 4\n")
+
+    args = parse("-s", "runs", "-e", "out", "-f", str(config))
+
+    assert args.checkpoint_directory == Path("runs")
+    assert args.export_path == Path("out")
+    assert args.config_file == config
+    assert report.ranking_settings(args).top_n == 4
+
+
+def test_cli_empty_profile_models_fails(tmp_path: Path) -> None:
+    save(tmp_path / "checkpoints", synthetic_checkpoint({"resnet": 1}))
+
+    finished = run_cli(
+        "report", "--profile-models", ",", "-e", "out", cwd=tmp_path, timeout=120
+    )
+
+    assert finished.returncode == 2
+    assert "--profile-models ',' is empty" in finished.stderr
+    assert len(finished.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_negative_latency_budget_fails(tmp_path: Path) -> None:
+    save(tmp_path / "checkpoints", synthetic_checkpoint({"resnet": 1}))
+
+    finished = run_cli(
+        "report", "--latency-budget", "-5", "-e", "out", cwd=tmp_path, timeout=120
+    )
+
+    assert finished.returncode == 2
+    assert "--latency-budget -5 is invalid" in finished.stderr
+    assert len(finished.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("afile", "--checkpoint-directory afile is a file;"),
+        ("afile/sub", "--checkpoint-directory afile/sub lies under the file afile;"),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "checkpoints"])
+def test_cli_checkpoint_directory_file_fails(
+    tmp_path: Path, command: str, path: str, message: str
+) -> None:
+    (tmp_path / "afile").write_text("not a checkpoint directory")
+
+    finished = run_cli(command, "-s", path, cwd=tmp_path, timeout=120)
+
+    assert finished.returncode == 2
+    assert message in finished.stderr
+    assert "pass the checkpoint directory" in finished.stderr
+    assert "No checkpoint found" not in finished.stderr
+    assert len(finished.stderr.strip().splitlines()) == 1
