@@ -179,12 +179,14 @@ def profile_command(request: ProfileRequest, status_file: Path) -> list[str]:
 
 
 def shown_command(command: list[str]) -> str:
-    """Show a job's command as a user would type it in a shell.
+    """Show a job's command, shell-quoted, for a user to paste into a shell.
 
     The status file is the dashboard's own channel to the job, so it is left
-    out, and ``python`` stands for the interpreter's full path.
+    out. The interpreter keeps its full path (``command[0]``), because a shell
+    without the project's virtual environment active would run a ``python``
+    that cannot import analyzer_core.
     """
-    shown = ["python", *command[1:]]
+    shown = list(command)
     if "--status-file" in shown:
         position = shown.index("--status-file")
         del shown[position : position + 2]

@@ -23,6 +23,7 @@ from analyzer_core.access import (
     display_path,
     resolve_allowed,
 )
+from analyzer_core.checkpoints.lock import find_holder
 from analyzer_core.checkpoints.store import CheckpointFile, read_checkpoint_file
 from analyzer_core.errors import CheckpointError
 from analyzer_core.records import CheckpointData, Measurement, Variant
@@ -63,13 +64,50 @@ def default_checkpoint_directory() -> str:
 
 
 def checkpoint_directory() -> Path | None:
-    """Resolve the sidebar's checkpoint directory, or show the error and return None."""
+    """Resolve the sidebar's checkpoint directory, or show the error and return None.
+
+    A directory that does not exist yet is accepted, because a profile run
+    creates it. A path that is a file, or lies under one, is rejected.
+    """
     text = st.session_state.get(CHECKPOINT_DIRECTORY_KEY, DEFAULT_CHECKPOINT_DIRECTORY)
     try:
-        return resolve_allowed(text, working_folder(), roots(), "Checkpoint directory")
+        directory = resolve_allowed(
+            text, working_folder(), roots(), "Checkpoint directory"
+        )
     except AccessError as error:
         st.error(str(error))
         return None
+
+    blocker = find_non_directory(directory)
+    if blocker is None:
+        return directory
+    if blocker == directory:
+        st.error(
+            f"Checkpoint directory {show_path(directory)} is a file, not a "
+            "directory. Choose a directory in the sidebar."
+        )
+    else:
+        st.error(
+            f"Checkpoint directory {show_path(directory)} is inside "
+            f"{show_path(blocker)}, which is a file, not a directory. Choose a "
+            "directory in the sidebar."
+        )
+    return None
+
+
+def find_non_directory(path: Path) -> Path | None:
+    """Return ``path`` or its nearest existing ancestor if that is not a directory.
+
+    Returns None when the nearest existing one is a directory, or when a
+    permission error hides it.
+    """
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.exists():
+                return None if candidate.is_dir() else candidate
+        except OSError:
+            return None
+    return None
 
 
 def show_path(path: Path) -> str:
@@ -293,9 +331,18 @@ def active_job_on(directory: Path) -> jobs.Job | None:
     return None
 
 
+def directory_busy(directory: Path) -> bool:
+    """Tell whether a profile run writes to ``directory``.
+
+    Besides this dashboard's jobs, that includes a run started from the command
+    line, found by the lock it holds on the directory.
+    """
+    return active_job_on(directory) is not None or find_holder(directory) is not None
+
+
 def refresh_interval(directory: Path) -> float | None:
-    """Redraw every few seconds while a job writes to ``directory``, else never."""
-    return REFRESH_SECONDS if active_job_on(directory) is not None else None
+    """Redraw every few seconds while a profile run writes to ``directory``."""
+    return REFRESH_SECONDS if directory_busy(directory) else None
 
 
 def format_time(timestamp: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import textwrap
@@ -325,10 +326,41 @@ def test_shown_command_drops_status_file(tmp_path: Path) -> None:
 
     shown = jobs.shown_command(profile_command(request, tmp_path / "status.json"))
 
-    assert shown.startswith("python -m analyzer_core profile --model-repository '")
+    interpreter = shlex.quote(sys.executable)
+    expected_start = f"{interpreter} -m analyzer_core profile --model-repository '"
+    assert shown.startswith(expected_start)
     assert f"'{tmp_path / 'my models'}'" in shown
     assert "--run-config-search-max-concurrency 8" in shown
     assert "status" not in shown
+
+
+def test_shown_command_quotes_interpreter_path() -> None:
+    command = [
+        "/opt/my env/bin/python",
+        "-m",
+        "analyzer_core",
+        "profile",
+        "--status-file",
+        "/jobs/1/status.json",
+        "--export-path",
+        "/results",
+    ]
+
+    shown = jobs.shown_command(command)
+
+    expected = (
+        "'/opt/my env/bin/python' -m analyzer_core profile --export-path /results"
+    )
+    assert shown == expected
+    assert shlex.split(shown) == [*command[:4], *command[6:]]
+
+
+def test_shown_command_keeps_job_command() -> None:
+    command = ["/usr/bin/python3", "-m", "analyzer_core", "profile"]
+
+    jobs.shown_command(command)
+
+    assert command == ["/usr/bin/python3", "-m", "analyzer_core", "profile"]
 
 
 def make_record_only_job(tmp_path: Path, pid: int) -> Job:

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -31,6 +32,63 @@ _RECORD_WAIT_SECONDS = 0.5
 # such a child lets a run started right after a kill -9 take the lock over.
 _DEAD_HOLDER_WAIT_SECONDS = 2.0
 _RETRY_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """The process that holds a checkpoint directory's lock, from its record.
+
+    ``pid`` and ``host`` are None when the record lacks them. ``exited`` is
+    True when the recorded process ran on this host and has exited, so a
+    process it started still keeps the lock file open.
+    """
+
+    pid: int | None
+    host: str | None
+    exited: bool
+
+
+def find_holder(directory: Path) -> LockHolder | None:
+    """Return the holder of ``directory``'s lock, or None when no process holds it.
+
+    This does not take the lock. A lock file with a record gets a non-blocking
+    shared ``flock`` probe that is released at once.
+
+    NOTE: a ``CheckpointLock.acquire`` in another process that falls within
+    that probe fails, unless the stale record names an exited process on this
+    host (then it retries). A run that is taking the lock but has not yet
+    written its record counts as no holder.
+    """
+    try:
+        descriptor = os.open(directory / LOCK_FILE_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        # No lock file, or a directory that is missing or not a directory. An
+        # unreadable lock file also lands here, and then acquire reports it.
+        return None
+    try:
+        # A released lock leaves an empty file, so only a record needs a probe.
+        record = _read_holder(descriptor)
+        if not record:
+            return None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # A new holder may have replaced the record since the first read.
+            return _describe_holder(_read_holder(descriptor) or record)
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)
+
+
+def _describe_holder(record: dict) -> LockHolder:
+    pid = record.get("pid")
+    host = record.get("host")
+    return LockHolder(
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        host=host if isinstance(host, str) else None,
+        exited=_is_dead_here(record),
+    )
 
 
 class CheckpointLock:

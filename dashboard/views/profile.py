@@ -13,7 +13,8 @@ import streamlit as st
 
 from analyzer_core import jobs
 from analyzer_core.access import BUNDLED_MODEL_REPOSITORY, resolve_existing_directory
-from analyzer_core.checkpoints.store import list_checkpoints
+from analyzer_core.checkpoints import lock
+from analyzer_core.checkpoints.store import LOCK_FILE_NAME, list_checkpoints
 from analyzer_core.config import list_repository_models
 from analyzer_core.errors import AnalyzerError, CheckpointError
 from analyzer_core.progress import JobState
@@ -185,10 +186,13 @@ def send_stop(job: jobs.Job, now: bool) -> None:
 
 
 def draw_controls(
-    request: jobs.ProfileRequest | None, job: jobs.Job | None, active: bool
+    request: jobs.ProfileRequest | None,
+    job: jobs.Job | None,
+    active: bool,
+    locked: bool,
 ) -> None:
     row = st.container(horizontal=True)
-    start_disabled = request is None or not request.models or active
+    start_disabled = request is None or not request.models or active or locked
     start = row.button("Start", type="primary", disabled=start_disabled)
     stop = row.button("Stop", disabled=not active, help=STOP_HELP)
     stop_now = row.button("Stop now", disabled=not active, help=STOP_NOW_HELP)
@@ -241,9 +245,11 @@ def load_label(status) -> str:
 
 
 def draw_progress(snapshot: jobs.JobSnapshot) -> None:
+    """Draw the progress bar; a job that ended before planning gets none."""
     status = snapshot.status
     if status is None or status.planned <= 0:
-        st.progress(0.0, text="Planning the measurements")
+        if snapshot.active:
+            st.progress(0.0, text="Planning the measurements")
         return
 
     finished = status.done + status.skipped + status.failed
@@ -277,35 +283,65 @@ def draw_outcome(snapshot: jobs.JobSnapshot) -> None:
         st.caption(f"Checkpoint: {path}")
 
 
+def lock_holder_message(holder: lock.LockHolder, directory: Path) -> str:
+    """Explain which process holds the directory's lock and how to end it."""
+    pid = "?" if holder.pid is None else holder.pid
+    host = holder.host or "?"
+    shown = shared.show_path(directory)
+    if holder.exited:
+        lock_file = shared.show_path(directory / LOCK_FILE_NAME)
+        return (
+            f"The profile run that locked `{shown}` (pid {pid} on host {host}) has "
+            f"exited, but a process it started still holds `{lock_file}` open, so "
+            f"Start is disabled. End that process first (`fuser {lock_file}` "
+            "lists it), or choose another directory in the sidebar."
+        )
+    how_to_stop = "press Ctrl-C in the shell where it runs"
+    if holder.pid is not None:
+        how_to_stop += f", or run `kill -INT {pid}` on host {host}"
+    return (
+        f"Another profile run (pid {pid} on host {host}) holds the lock on "
+        f"`{shown}`, so Start is disabled. Stop it first ({how_to_stop}), or "
+        "choose another directory in the sidebar."
+    )
+
+
 def draw_job_panel(
     request: jobs.ProfileRequest | None, directory: Path, refreshing: bool
 ) -> None:
     """Draw the buttons and the state of the directory's newest job.
 
-    A job that starts or ends changes whether the panel must refresh itself,
-    which only a full rerun can set, so the panel then reruns the whole page.
+    Start is disabled while a job of this dashboard, or another process found
+    by its lock on the directory, profiles into it. When either starts or ends,
+    the panel's auto-refresh must change, which only a full rerun can set, so
+    the panel then reruns the whole page.
     """
     job = jobs.current_job(shared.working_folder(), directory)
     snapshot = job.snapshot(LOG_LINES) if job is not None else None
     active = snapshot is not None and snapshot.active
-    if active != refreshing:
+    # An active job holds the lock itself, so the probe is only for other runs.
+    holder = None if active else lock.find_holder(directory)
+    if (active or holder is not None) != refreshing:
         st.rerun()
 
-    draw_controls(request, job, active)
+    draw_controls(request, job, active, locked=holder is not None)
     if active:
         st.caption(
             "A job is profiling into this checkpoint directory; stop it before "
             "starting another, or choose another directory in the sidebar."
         )
+    elif holder is not None:
+        st.error(lock_holder_message(holder, directory))
     elif request is not None and not request.models:
         st.caption("Select at least one model to start.")
     if ERROR_KEY in st.session_state:
         st.error(st.session_state[ERROR_KEY])
     if snapshot is None:
-        st.info(
-            f"No profiling job has run on `{shared.show_path(directory)}` from "
-            "this working folder yet."
-        )
+        if holder is None:
+            st.info(
+                f"No profiling job has run on `{shared.show_path(directory)}` from "
+                "this working folder yet."
+            )
         return
     draw_snapshot(snapshot, job)
 

@@ -164,7 +164,7 @@ def draw_table(
 
 
 def draw_results(directory: Path, refreshing: bool) -> None:
-    if refreshing and shared.active_job_on(directory) is None:
+    if refreshing and not shared.directory_busy(directory):
         st.rerun()
 
     items = list_checkpoints(directory)
@@ -208,8 +208,8 @@ def main() -> None:
     interval = shared.refresh_interval(directory)
     if interval is not None:
         st.caption(
-            f"A job is writing to {shared.show_path(directory)}; this page "
-            f"refreshes every {interval:g} s."
+            f"A profile run is writing to {shared.show_path(directory)}, so this "
+            f"page refreshes every {interval:g} s."
         )
     results = st.fragment(run_every=interval)(draw_results)
     results(directory, refreshing=interval is not None)

@@ -18,7 +18,7 @@ import psutil
 import pytest
 from checkpoint_helpers import save_sample
 
-from analyzer_core.checkpoints.lock import CheckpointLock
+from analyzer_core.checkpoints.lock import CheckpointLock, find_holder
 from analyzer_core.checkpoints.store import LOCK_FILE_NAME, load_checkpoint
 from analyzer_core.errors import CheckpointError
 
@@ -245,3 +245,63 @@ def test_lock_on_file_path_names_it(tmp_path):
     with pytest.raises(CheckpointError) as raised:
         CheckpointLock(blocker).acquire()
     assert str(blocker / LOCK_FILE_NAME) in str(raised.value)
+
+
+def test_find_holder_names_running_holder(tmp_path, holder):
+    found = find_holder(tmp_path)
+    assert found is not None
+    assert found.pid == holder.pid
+    assert found.host == socket.gethostname()
+    assert not found.exited
+
+
+def test_find_holder_leaves_lock_held(tmp_path, holder):
+    find_holder(tmp_path)
+    with pytest.raises(CheckpointError):
+        CheckpointLock(tmp_path).acquire()
+    record = json.loads((tmp_path / LOCK_FILE_NAME).read_text())
+    assert record["pid"] == holder.pid
+
+
+def test_find_holder_sees_lock_of_same_process(tmp_path):
+    with CheckpointLock(tmp_path):
+        found = find_holder(tmp_path)
+    assert found is not None
+    assert found.pid == os.getpid()
+
+
+def test_find_holder_none_after_release(tmp_path):
+    with CheckpointLock(tmp_path):
+        pass
+    assert find_holder(tmp_path) is None
+
+
+def test_find_holder_none_without_lock_file(tmp_path):
+    assert find_holder(tmp_path) is None
+    assert find_holder(tmp_path / "missing") is None
+    assert not (tmp_path / LOCK_FILE_NAME).exists()
+
+
+def test_find_holder_none_under_file(tmp_path):
+    blocker = tmp_path / "checkpoints"
+    blocker.write_text("a file, not a directory")
+    assert find_holder(blocker) is None
+
+
+def test_find_holder_none_for_stale_lock(tmp_path, stale_lock):
+    assert find_holder(tmp_path) is None
+    with CheckpointLock(tmp_path):
+        record = json.loads((tmp_path / LOCK_FILE_NAME).read_text())
+    assert record["pid"] == os.getpid()
+
+
+def test_find_holder_flags_exited_holder(tmp_path):
+    holder = killed_unreaped_holder(tmp_path, child_seconds=30)
+    holder.wait(timeout=10)
+    try:
+        found = find_holder(tmp_path)
+    finally:
+        kill_processes_holding(tmp_path / LOCK_FILE_NAME)
+    assert found is not None
+    assert found.pid == holder.pid
+    assert found.exited

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
+import socket
+import subprocess
+import sys
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from dashboard_fixtures import (  # noqa: F401
+    choose_directory,
     open_page,
     save,
     small_checkpoint,
@@ -17,6 +25,21 @@ from dashboard_fixtures import (  # noqa: F401
 from analyzer_core import jobs
 from analyzer_core.access import BUNDLED_MODEL_REPOSITORY
 from analyzer_core.config import list_repository_models
+from analyzer_core.progress import JobState, JobStatus, write_status
+
+# Takes the lock on the checkpoint directory in argv[1] as a command-line
+# profile run does, reports it on stdout, then waits until killed.
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from analyzer_core.checkpoints.lock import CheckpointLock
+
+    CheckpointLock(Path(sys.argv[1])).acquire()
+    print("locked", flush=True)
+    time.sleep(120)
+    """
+)
 
 
 def wait_until(condition, timeout: float = 15.0) -> None:
@@ -178,7 +201,8 @@ def test_running_job_seen_by_new_session(
 
     assert button(second, "Start").disabled
     assert job.record.job_id in texts(second.markdown)
-    assert f"python {job.record.command[1]}" in texts(second.code)
+    interpreter, script = job.record.command[:2]
+    assert f"{shlex.quote(interpreter)} {shlex.quote(script)}" in texts(second.code)
     assert len(jobs.list_jobs(working_folder)) == 1
 
 
@@ -223,3 +247,141 @@ def test_damaged_latest_checkpoint_shown(
     button(app, "Start").click().run()
 
     assert requests[0].checkpoint_index == 0
+
+
+@pytest.fixture
+def lock_holder(working_folder: Path) -> Iterator[subprocess.Popen]:
+    """A process outside the dashboard that holds the lock on ``checkpoints``."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(working_folder / "checkpoints")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline() == "locked\n"
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+def test_lock_held_elsewhere_disables_start(
+    working_folder: Path, lock_holder: subprocess.Popen
+) -> None:
+    app = open_page()
+
+    assert not app.exception
+    assert button(app, "Start").disabled
+    error = texts(app.error)
+    assert f"pid {lock_holder.pid} on host {socket.gethostname()}" in error
+    assert "holds the lock on `checkpoints`" in error
+    assert "Ctrl-C" in error
+    assert "No profiling job has run" not in texts(app.info)
+
+
+def test_start_enabled_after_lock_released(
+    working_folder: Path, lock_holder: subprocess.Popen
+) -> None:
+    app = open_page()
+    assert button(app, "Start").disabled
+
+    lock_holder.kill()
+    lock_holder.wait(timeout=10)
+    app.run()
+
+    assert not button(app, "Start").disabled
+    assert "holds the lock" not in texts(app.error)
+
+
+def progress_texts(app) -> list[str]:
+    return [element.proto.text for element in app.get("progress")]
+
+
+def test_job_failed_before_status_has_no_progress(
+    working_folder: Path, monkeypatch
+) -> None:
+    def exits_at_once(request: jobs.ProfileRequest, status_file: Path) -> list[str]:
+        return [sys.executable, "-c", "raise SystemExit(3)"]
+
+    monkeypatch.setattr(jobs, "profile_command", exits_at_once)
+    app = open_page()
+    button(app, "Start").click().run()
+    job = jobs.current_job(working_folder)
+    wait_until(lambda: not job.is_alive())
+    app.run()
+
+    assert "Failed" in texts(app.markdown)
+    assert "ended before it wrote its status" in texts(app.error)
+    assert progress_texts(app) == []
+
+
+def test_job_failed_while_planning_has_no_progress(
+    working_folder: Path, monkeypatch
+) -> None:
+    def fails_in_planning(request: jobs.ProfileRequest, status_file: Path) -> list[str]:
+        status = JobStatus(state=JobState.FAILED, message="Planning failed here.")
+        write_status(status_file, status)
+        return [sys.executable, "-c", "pass"]
+
+    monkeypatch.setattr(jobs, "profile_command", fails_in_planning)
+    app = open_page()
+    button(app, "Start").click().run()
+    job = jobs.current_job(working_folder)
+    wait_until(lambda: not job.is_alive())
+    app.run()
+
+    assert "Failed" in texts(app.markdown)
+    assert "Planning failed here." in texts(app.error)
+    assert progress_texts(app) == []
+
+
+def test_running_job_before_planning_shows_progress(
+    working_folder: Path, monkeypatch
+) -> None:
+    def plans_slowly(request: jobs.ProfileRequest, status_file: Path) -> list[str]:
+        write_status(status_file, JobStatus(state=JobState.RUNNING))
+        return [sys.executable, "-c", "import time; time.sleep(60)"]
+
+    monkeypatch.setattr(jobs, "profile_command", plans_slowly)
+    app = open_page()
+    button(app, "Start").click().run()
+
+    assert progress_texts(app) == ["Planning the measurements"]
+
+
+@pytest.mark.parametrize("page", ["profile", "results", "reports", "compare"])
+def test_checkpoint_directory_file_rejected(working_folder: Path, page: str) -> None:
+    (working_folder / "README.md").write_text("not a directory")
+    app = open_page(page)
+
+    choose_directory(app, "README.md")
+
+    assert not app.exception
+    error = texts(app.error)
+    assert "Checkpoint directory README.md is a file, not a directory" in error
+    assert "Choose a directory in the sidebar" in error
+    assert "No checkpoint in" not in texts(app.info)
+    assert "No profiling job has run" not in texts(app.info)
+    assert not [item for item in app.button if item.label == "Start"]
+
+
+def test_checkpoint_directory_under_file_rejected(working_folder: Path) -> None:
+    (working_folder / "README.md").write_text("not a directory")
+    app = open_page()
+
+    choose_directory(app, "README.md/checkpoints")
+
+    error = texts(app.error)
+    assert "Checkpoint directory README.md/checkpoints is inside README.md" in error
+    assert "which is a file, not a directory" in error
+    assert not [item for item in app.button if item.label == "Start"]
+
+
+def test_missing_checkpoint_directory_accepted(working_folder: Path) -> None:
+    app = open_page()
+
+    choose_directory(app, "new/checkpoints")
+
+    assert not texts(app.error)
+    assert not button(app, "Start").disabled
