@@ -51,6 +51,8 @@ class ReportOutput:
     tables: dict[str, Path] = field(default_factory=dict)
     """CSV table per kind: ``inference``, ``gpu`` (with GPU data), ``server_only``."""
     configs: dict[str, Path] = field(default_factory=dict)
+    best_variants: dict[str, str] = field(default_factory=dict)
+    """The variant each entry of ``configs`` comes from, by model."""
     """config.pbtxt of the best variant, per model."""
     warnings: list[str] = field(default_factory=list)
 
@@ -217,6 +219,7 @@ def _write_summary(
         config_path = directory / f"ckpt{context.index}" / "config.pbtxt"
         _write(config_path, config.encode())
         output.configs[model] = config_path
+        output.best_variants[model] = ranking.best.name
 
 
 def _write_detailed(

@@ -149,7 +149,12 @@ def draw_downloads(output: ReportOutput) -> None:
     if output.configs:
         st.subheader("Best configurations")
         for model, path in output.configs.items():
-            label = f"config.pbtxt of the best {model} variant"
+            best = output.best_variants.get(model)
+            label = (
+                f"config.pbtxt of {best}, the best {model} variant"
+                if best
+                else f"config.pbtxt of the best {model} variant"
+            )
             draw_download(label, path, f"config:{model}", mime="text/plain")
 
     if output.tables:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from analyzer_core.checkpoints.store import CheckpointFile, list_checkpoints
 from analyzer_core.errors import CheckpointError
+from analyzer_core.metrics.catalog import METRICS
 from analyzer_core.records import CheckpointData
 from analyzer_core.reports.figures import (
     latency_breakdown_figure,
@@ -68,7 +69,28 @@ def draw_summary(item: CheckpointFile, data: CheckpointData) -> None:
     )
 
 
-def draw_charts(part: CheckpointData, model: str) -> None:
+def best_variant(item: CheckpointFile, part: CheckpointData, model: str) -> str | None:
+    """Name the variant ranked first by throughput, as the summary report does.
+
+    The inference table lists variants best first, so its first row is read
+    from the cached table instead of ranking the measurements again.
+    """
+    inference = shared.model_tables(item, model, part).get("metrics-model-inference")
+    if inference is None or inference.empty:
+        return None
+    best = inference.iloc[0]
+    name = str(best["Model Config Path"])
+    throughput = best[METRICS["perf_throughput"].header]
+    variant = part.variants.get(name)
+    described = f" ({variant.describe()})" if variant is not None else ""
+    st.markdown(
+        f"Best variant by throughput: **{name}**{described}, "
+        f"{throughput:,.1f} infer/sec"
+    )
+    return name
+
+
+def draw_charts(part: CheckpointData, model: str, best: str | None) -> None:
     """Draw the charts of ``model`` from its part of the checkpoint."""
     show_all = st.toggle(
         "Show every variant",
@@ -92,6 +114,7 @@ def draw_charts(part: CheckpointData, model: str) -> None:
     variant = st.selectbox(
         "Variant for the latency breakdown",
         measured,
+        index=measured.index(best) if best in measured else 0,
         format_func=lambda name: f"{name}: {part.variants[name].describe()}",
         key=f"results_variant:{model}",
     )
@@ -195,7 +218,8 @@ def draw_results(directory: Path, refreshing: bool) -> None:
         key="results_model",
         help="The charts and tables show this model's variants and measurements.",
     )
-    draw_charts(parts[model], model)
+    best = best_variant(item, parts[model], model)
+    draw_charts(parts[model], model, best)
     draw_tables(item, data, parts, model)
 
 

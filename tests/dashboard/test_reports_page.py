@@ -57,6 +57,9 @@ def test_generate_writes_pdfs(working_folder: Path) -> None:
     assert "Summary of add_sub" in labels
     assert "Details of add_sub_config_0" in labels
     assert "Details of add_sub_config_default" in labels
+    [config_label] = [label for label in labels if label.startswith("config.pbtxt")]
+    assert config_label.startswith("config.pbtxt of add_sub_config_")
+    assert config_label.endswith(", the best add_sub variant")
     summary = working_folder / "reports/summaries/add_sub/summary-ckpt0.pdf"
     assert summary.read_bytes().startswith(b"%PDF")
     assert shared.download_name(summary, True) == "add_sub-summary-ckpt0.pdf"

@@ -17,6 +17,8 @@ from dashboard_fixtures import (  # noqa: F401
 )
 
 from analyzer_core.access import ALLOWED_ROOTS_VARIABLE
+from analyzer_core.results.ranking import rank_model
+from analyzer_core.results.settings import RankingSettings
 from dashboard import shared, table_view
 
 MODEL_ANALYZER_FIXTURE = (
@@ -69,6 +71,18 @@ def test_breakdown_variant_choice(working_folder: Path) -> None:
 
     app.selectbox(key="results_variant:add_sub").set_value("add_sub_config_1").run()
     assert not app.exception
+
+
+def test_best_variant_named_and_preselected(working_folder: Path) -> None:
+    data = small_checkpoint({"add_sub": 3}, seed=3)
+    save(working_folder, 0, data)
+    ranking = rank_model(data, "add_sub", RankingSettings())
+    best = ranking.entries[0]
+
+    app = open_page("results")
+
+    assert f"Best variant by throughput: **{best.name}**" in texts(app.markdown)
+    assert app.selectbox(key="results_variant:add_sub").value == best.name
 
 
 def test_damaged_latest_offers_others(working_folder: Path) -> None:

@@ -173,6 +173,7 @@ def test_best_config_pbtxt(tmp_path: Path, no_charts) -> None:
     config = text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
     best_name = pdf_text(output.summaries["resnet"]).split("config.pbtxt of ")[1]
     best = data.variants[best_name.split()[0]]
+    assert output.best_variants["resnet"] == best.name
     assert config.max_batch_size == best.max_batch_size
     assert config.instance_group[0].count == best.instance_count
 
