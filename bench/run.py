@@ -14,7 +14,7 @@ Parts, in the order they run:
 - ``checkpoints`` and ``reports``: ``bench/checkpoint_bench.py`` and
   ``bench/reports_bench.py`` as child processes, their output shown as printed;
 - ``dashboard``: the Results page in headless Chromium at each size;
-- ``search``: brute and quick search on the bundled dense_mlp model
+- ``search``: brute and quick search on the bundled simulated_gpu model
   (``bench/search_bench.py``).
 
 Without ``search`` the suite took 17.5 minutes on 2 shared cores. Compare figures only
