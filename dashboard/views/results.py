@@ -63,8 +63,11 @@ def draw_summary(item: CheckpointFile, data: CheckpointData) -> None:
     columns[1].metric("Measurements", summary.measurements)
     columns[2].metric("Failed measurements", summary.failed)
     columns[3].metric("Variants", len(data.variants))
+    # The time the profiler recorded in the file, which a copy keeps, and the
+    # file's modification time for checkpoints without one.
+    saved = data.saved_at if data.saved_at is not None else item.modified_at
     st.caption(
-        f"Saved {shared.format_time(item.modified_at)} · "
+        f"Saved {shared.format_time(saved)} · "
         f"{shared.show_path(item.path)} · {data.machine.describe()}"
     )
 

@@ -85,6 +85,16 @@ def test_best_variant_named_and_preselected(working_folder: Path) -> None:
     assert app.selectbox(key="results_variant:add_sub").value == best.name
 
 
+def test_saved_time_read_from_checkpoint(working_folder: Path) -> None:
+    data = small_checkpoint(seed=4)
+    path = save(working_folder, 0, data)
+    os.utime(path, (data.saved_at + 86_400, data.saved_at + 86_400))
+
+    app = open_page("results")
+
+    assert f"Saved {shared.format_time(data.saved_at)} · " in texts(app.caption)
+
+
 def test_damaged_latest_offers_others(working_folder: Path) -> None:
     save(working_folder, 0, small_checkpoint(seed=1))
     save(working_folder, 1, small_checkpoint(seed=2))
