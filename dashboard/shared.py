@@ -142,11 +142,13 @@ class LoadedCheckpoint:
 
 @dataclass(frozen=True)
 class CheckpointSummary:
-    """Counts shown in checkpoint labels, or the parse error of a damaged file."""
+    """Counts and save time shown in checkpoint labels, or the parse error of a
+    damaged file."""
 
     measurements: int = 0
     failed: int = 0
     error: str | None = None
+    saved_at: float | None = None
 
 
 @st.cache_resource(max_entries=PARSED_CHECKPOINTS_KEPT, show_spinner=False)
@@ -187,7 +189,9 @@ def _summarize_checkpoint(
         return CheckpointSummary(error=str(result))
     measurements = result.data.measurements
     failed = sum(1 for measurement in measurements if not measurement.ok)
-    return CheckpointSummary(measurements=len(measurements), failed=failed)
+    return CheckpointSummary(
+        measurements=len(measurements), failed=failed, saved_at=result.data.saved_at
+    )
 
 
 def summarize_checkpoint(item: CheckpointFile) -> CheckpointSummary:
@@ -308,9 +312,14 @@ def keep_valid_choice(key: str, options: list) -> None:
 
 
 def describe_checkpoint(item: CheckpointFile) -> str:
-    """Label a checkpoint with its index, save time and measurement count."""
-    saved = format_time(item.modified_at)
+    """Label a checkpoint with its index, save time and measurement count.
+
+    The save time is the one recorded in the file, which a copy keeps. A
+    damaged file, or one without it, shows its modification time.
+    """
     summary = summarize_checkpoint(item)
+    saved_at = summary.saved_at if summary.saved_at is not None else item.modified_at
+    saved = format_time(saved_at)
     if summary.error is not None:
         return f"{item.index} · saved {saved} · damaged"
     count = summary.measurements

@@ -42,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
                 f"{item.index:>5}  {saved}  {'damaged':>12}  {item.size_bytes:>10}  {error}"
             )
             continue
+        if data.saved_at is not None:
+            # The time recorded in the file, which a copy keeps.
+            saved = datetime.datetime.fromtimestamp(data.saved_at).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            )
         models = ", ".join(data.models()) or "-"
         count = len(data.measurements)
         print(f"{item.index:>5}  {saved}  {count:>12}  {item.size_bytes:>10}  {models}")

@@ -92,7 +92,10 @@ def test_saved_time_read_from_checkpoint(working_folder: Path) -> None:
 
     app = open_page("results")
 
-    assert f"Saved {shared.format_time(data.saved_at)} · " in texts(app.caption)
+    saved = shared.format_time(data.saved_at)
+    assert f"Saved {saved} · " in texts(app.caption)
+    label = selectbox_by_label(app, "Checkpoint")
+    assert f"saved {saved}" in label.format_func(0)
 
 
 def test_damaged_latest_offers_others(working_folder: Path) -> None:
