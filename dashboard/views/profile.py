@@ -38,6 +38,15 @@ STOP_HELP = "Let the current perf_analyzer run finish, then save and exit."
 STOP_NOW_HELP = "Save a checkpoint and end Triton and perf_analyzer at once."
 
 
+def default_repository() -> Path:
+    """Return the bundled example, or the first allowed root when
+    ANALYZER_ALLOWED_ROOTS leaves the example out."""
+    allowed = shared.roots()
+    if any(BUNDLED_MODEL_REPOSITORY.is_relative_to(root) for root in allowed):
+        return BUNDLED_MODEL_REPOSITORY
+    return allowed[0]
+
+
 def draw_repository() -> tuple[Path, list[str]] | None:
     """Draw the repository input and model list.
 
@@ -46,7 +55,7 @@ def draw_repository() -> tuple[Path, list[str]] | None:
     """
     st.text_input(
         "Model repository",
-        value=shared.show_path(BUNDLED_MODEL_REPOSITORY),
+        value=shared.show_path(default_repository()),
         key="model_repository",
         persist_state="session",
         help="Triton model repository: one folder per model with a config.pbtxt. "

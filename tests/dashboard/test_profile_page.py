@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +25,7 @@ from dashboard_fixtures import (  # noqa: F401
 )
 
 from analyzer_core import jobs
-from analyzer_core.access import BUNDLED_MODEL_REPOSITORY
+from analyzer_core.access import ALLOWED_ROOTS_VARIABLE, BUNDLED_MODEL_REPOSITORY
 from analyzer_core.config import list_repository_models
 from analyzer_core.progress import JobState, JobStatus, write_status
 
@@ -91,6 +93,20 @@ def test_repository_outside_roots_rejected(working_folder: Path) -> None:
     assert not app.exception
     assert "outside the allowed roots" in texts(app.error)
     assert button(app, "Start").disabled
+
+
+def test_roots_without_example_preselect_first_root(
+    working_folder: Path, monkeypatch
+) -> None:
+    models = working_folder / "models"
+    shutil.copytree(BUNDLED_MODEL_REPOSITORY / "add_sub", models / "add_sub")
+    monkeypatch.setenv(ALLOWED_ROOTS_VARIABLE, f"{models}{os.pathsep}{working_folder}")
+
+    app = open_page()
+
+    assert texts(app.error) == ""
+    assert app.text_input(key="model_repository").value == "models"
+    assert app.multiselect[0].value == ["add_sub"]
 
 
 def test_repository_dot_dot_rejected(working_folder: Path) -> None:
