@@ -65,6 +65,7 @@ class ProfileRequest:
     max_instance_count: int
     max_model_batch_size: int
     measurement_interval_ms: int | None = None
+    search_mode: str | None = None
     checkpoint_index: int | None = None
 
     def arguments(self, status_file: Path) -> list[str]:
@@ -83,6 +84,7 @@ class ProfileRequest:
             "--run-config-search-max-instance-count": self.max_instance_count,
             "--run-config-search-max-model-batch-size": self.max_model_batch_size,
             "--measurement-interval": self.measurement_interval_ms,
+            "--run-config-search-mode": self.search_mode,
             "--checkpoint-index": self.checkpoint_index,
             "--status-file": status_file,
         }

@@ -297,6 +297,7 @@ def test_profile_command_flags(tmp_path: Path) -> None:
         max_instance_count=2,
         max_model_batch_size=4,
         measurement_interval_ms=500,
+        search_mode="quick",
         checkpoint_index=2,
     )
 
@@ -311,6 +312,7 @@ def test_profile_command_flags(tmp_path: Path) -> None:
     assert flags["--measurement-interval"] == "500"
     assert flags["--status-file"] == str(tmp_path / "status.json")
     assert flags["--checkpoint-index"] == "2"
+    assert flags["--run-config-search-mode"] == "quick"
 
 
 def test_shown_command_drops_status_file(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def draw_repository() -> tuple[Path, list[str]] | None:
     return repository, models
 
 
-def draw_limits() -> dict[str, int | None]:
+def draw_limits() -> dict[str, int | str | None]:
     """Draw the sweep limits, small enough by default for a first run of minutes.
 
     The profile command's own defaults (1024, 5 and 128) suit a long run.
@@ -137,6 +137,16 @@ def draw_limits() -> dict[str, int | None]:
             persist_state="session",
         ),
     }
+    limits["search_mode"] = st.radio(
+        "Search mode",
+        ["brute", "quick"],
+        horizontal=True,
+        key="profile_search_mode",
+        persist_state="session",
+        help="brute: every instance count with every max batch size, with early "
+        "exits. quick: climbs from the model's own config to the best neighbor "
+        "and stops when none ranks higher, measuring far fewer variants.",
+    )
     return limits
 
 
@@ -357,7 +367,7 @@ def draw_job_panel(
 
 def build_request(
     choice: tuple[Path, list[str]] | None,
-    limits: dict[str, int | None],
+    limits: dict[str, int | str | None],
     directory: Path,
     index: int | None,
 ) -> jobs.ProfileRequest | None:

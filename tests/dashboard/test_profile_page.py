@@ -190,6 +190,7 @@ def test_start_builds_profile_request(
     app.number_input(key="profile_max_instance_count").set_value(2)
     app.number_input(key="profile_max_model_batch_size").set_value(8)
     app.number_input(key="profile_measurement_interval_ms").set_value(500)
+    app.radio(key="profile_search_mode").set_value("quick")
     app.multiselect[0].set_value(["add_sub"])
 
     button(app, "Start").click().run()
@@ -202,6 +203,7 @@ def test_start_builds_profile_request(
     assert request.max_instance_count == 2
     assert request.max_model_batch_size == 8
     assert request.measurement_interval_ms == 500
+    assert request.search_mode == "quick"
     assert request.checkpoint_index is None
 
 
