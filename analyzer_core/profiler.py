@@ -29,7 +29,7 @@ from analyzer_core.progress import JobState
 from analyzer_core.recorder import RunRecorder
 from analyzer_core.records import CheckpointData, Variant, variant_name
 from analyzer_core.search.base import SearchMode, VariantSearch
-from analyzer_core.search.order import ranking_order
+from analyzer_core.search.order import describe_ranking, ranking_order
 from analyzer_core.search.select import create_search
 from analyzer_core.stop import StopNow, StopRequests
 from analyzer_core.sweep import (
@@ -274,8 +274,10 @@ class Profiler:
 
     def _search(self, model: str, default_config: dict) -> VariantSearch:
         order = None
+        order_description = "throughput"
         if self.settings.search_mode is SearchMode.QUICK:
             order = ranking_order(self.recorder.data, model, self.settings.ranking)
+            order_description = describe_ranking(self.settings.ranking, model)
         return create_search(
             model,
             default_config,
@@ -283,6 +285,7 @@ class Profiler:
             self.settings.limits,
             self.settings.options_for(model).model_config_parameters,
             order=order,
+            order_description=order_description,
         )
 
     def _count_points(

@@ -25,3 +25,11 @@ def ranking_order(
         return ranked + [name for name in names if name not in ranked]
 
     return order
+
+
+def describe_ranking(settings: RankingSettings, model: str) -> str:
+    """Name what the ranking of ``model`` follows, for log lines."""
+    objectives = settings.objectives_for(model)
+    if objectives == {"perf_throughput": 1.0} and not settings.constraints_for(model):
+        return "throughput"
+    return "the objectives and constraints of the config file"

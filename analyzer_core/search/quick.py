@@ -37,6 +37,7 @@ class QuickSearch:
         start_instance_count: int = 1,
         start_max_batch_size: int = 1,
         order: VariantOrder | None = None,
+        order_description: str = "throughput",
     ) -> None:
         self.model = model
         self.supports_batching = supports_batching
@@ -58,6 +59,8 @@ class QuickSearch:
         self.throughputs: dict[Point, float] = {}
         self.names: dict[Point, str] = {}
         self.order = order
+        # What ``order`` ranks by, for the log: "throughput" or the objectives.
+        self.order_description = order_description
         self.chosen: VariantSettings | None = None
         """The grid variant the climb ended on, once it has ended."""
         self._last_throughput = 0.0
@@ -160,7 +163,7 @@ class QuickSearch:
         if self.order is None:
             reason = "higher throughput"
         else:
-            reason = "ranked higher by the report's objectives and constraints"
+            reason = f"ranked higher by {self.order_description}"
         logger.info(
             "Quick search of %s: moving from %s to %s (%s), %s: "
             "%.2f infer/sec against %.2f",

@@ -22,6 +22,7 @@ def create_search(
     limits: SearchLimits,
     parameters: dict[str, Any] | None = None,
     order: VariantOrder | None = None,
+    order_description: str = "throughput",
 ) -> VariantSearch:
     """Return the search for ``model``.
 
@@ -40,6 +41,7 @@ def create_search(
             start_instance_count=_instance_count(default_config),
             start_max_batch_size=int(default_config.get("max_batch_size", 0)),
             order=order,
+            order_description=order_description,
         )
     return BruteSearch(model, supports_batching, limits)
 

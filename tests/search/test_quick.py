@@ -190,14 +190,16 @@ def test_logs_name_start_moves_and_reason(caplog):
     def by_smaller_batch(names):
         return sorted(names, key=lambda name: int(name.rsplit("_b", 1)[1]))
 
-    search = QuickSearch("m", True, LIMITS, 1, 8, order=by_smaller_batch)
+    search = QuickSearch(
+        "m", True, LIMITS, 1, 8, order=by_smaller_batch, order_description="p99"
+    )
     drive_named(search, peak_surface(2, 4))
     lines = [r.message for r in caplog.records]
 
     assert "Quick search of m: starting at 1 instance(s), max batch size 8" in lines[0]
     moves = [line for line in lines if "moving from" in line]
     assert moves[0].startswith("Quick search of m: moving from m_i1_b8 to m_i1_b4")
-    assert "ranked higher by the report's objectives and constraints" in moves[0]
+    assert "ranked higher by p99: " in moves[0]
     [stop] = [line for line in lines if "stopped at" in line]
     assert "stopped at m_i1_b1 (1 instance(s), max batch size 1," in stop
 
@@ -232,3 +234,16 @@ def test_ranking_order_meets_latency_constraint():
     passing = [v for v in visited if (v.max_batch_size or 1) <= 4]
     assert search.chosen == max(passing, key=surface)
     assert search.chosen == VariantSettings(2, 4, True)
+
+
+def test_describe_ranking_names_throughput_or_config():
+    from analyzer_core.results.settings import RankingSettings
+    from analyzer_core.search.order import describe_ranking
+
+    assert describe_ranking(RankingSettings(), "m") == "throughput"
+    latency = RankingSettings(objectives={"perf_latency_p99": 1.0})
+    assert describe_ranking(latency, "m") == (
+        "the objectives and constraints of the config file"
+    )
+    limited = RankingSettings(constraints={"perf_latency_p99": {"max": 5.0}})
+    assert describe_ranking(limited, "m") != "throughput"
