@@ -180,7 +180,7 @@ def profile_command(request: ProfileRequest, status_file: Path) -> list[str]:
     return [sys.executable, "-m", "analyzer_core", *request.arguments(status_file)]
 
 
-def shown_command(command: list[str]) -> str:
+def format_command(command: list[str]) -> str:
     """Show a job's command, shell-quoted, for a user to paste into a shell.
 
     The status file is the dashboard's own channel to the job, so it is left

@@ -315,7 +315,7 @@ def test_profile_command_flags(tmp_path: Path) -> None:
     assert flags["--run-config-search-mode"] == "quick"
 
 
-def test_shown_command_drops_status_file(tmp_path: Path) -> None:
+def test_format_command_drops_status_file(tmp_path: Path) -> None:
     request = ProfileRequest(
         model_repository=tmp_path / "my models",
         models=["add_sub"],
@@ -326,7 +326,7 @@ def test_shown_command_drops_status_file(tmp_path: Path) -> None:
         max_model_batch_size=4,
     )
 
-    shown = jobs.shown_command(profile_command(request, tmp_path / "status.json"))
+    shown = jobs.format_command(profile_command(request, tmp_path / "status.json"))
 
     interpreter = shlex.quote(sys.executable)
     expected_start = f"{interpreter} -m analyzer_core profile --model-repository '"
@@ -336,7 +336,7 @@ def test_shown_command_drops_status_file(tmp_path: Path) -> None:
     assert "status" not in shown
 
 
-def test_shown_command_quotes_interpreter_path() -> None:
+def test_format_command_quotes_interpreter_path() -> None:
     command = [
         "/opt/my env/bin/python",
         "-m",
@@ -348,7 +348,7 @@ def test_shown_command_quotes_interpreter_path() -> None:
         "/results",
     ]
 
-    shown = jobs.shown_command(command)
+    shown = jobs.format_command(command)
 
     expected = (
         "'/opt/my env/bin/python' -m analyzer_core profile --export-path /results"
@@ -357,10 +357,10 @@ def test_shown_command_quotes_interpreter_path() -> None:
     assert shlex.split(shown) == [*command[:4], *command[6:]]
 
 
-def test_shown_command_keeps_job_command() -> None:
+def test_format_command_keeps_job_command() -> None:
     command = ["/usr/bin/python3", "-m", "analyzer_core", "profile"]
 
-    jobs.shown_command(command)
+    jobs.format_command(command)
 
     assert command == ["/usr/bin/python3", "-m", "analyzer_core", "profile"]
 

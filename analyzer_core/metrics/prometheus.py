@@ -185,7 +185,7 @@ def idle_server_usage(
     """Sample a server with no model loaded: its CPU, memory and GPU usage.
 
     Triton opens its metrics port a moment after it reports ready, so the
-    endpoint is polled quietly until it answers. Samples are then taken until
+    endpoint is polled quietly until it responds. Samples are then taken until
     Triton has published a CPU reading or ``wait_seconds`` pass. Several GPUs
     are folded into one value per metric: used memory and power are summed,
     utilization is averaged.

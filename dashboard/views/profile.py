@@ -247,7 +247,7 @@ def draw_snapshot(snapshot: jobs.JobSnapshot, job: jobs.Job) -> None:
             "the dashboard."
         )
         st.code(
-            jobs.shown_command(snapshot.record.command),
+            jobs.format_command(snapshot.record.command),
             language="bash",
             wrap_lines=True,
         )

@@ -98,7 +98,7 @@ def test_results_local_and_downloads(
     hosts = {urlsplit(url).hostname for url in requests}
     hosts.discard(None)
     assert hosts == {"127.0.0.1"}
-    # Starlette 1.8 and later broke Streamlit 1.60's answer for /favicon.png.
+    # Starlette 1.8 and later broke Streamlit 1.60's response for /favicon.png.
     assert server_errors == []
     assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
     whole_rows = csv_rows(whole)

@@ -2,8 +2,8 @@
 show how instance count and max batch size trade off.
 
 Every batch takes a fixed launch time plus a time per input row on one shared
-device, and the instances of a loaded model take turns on that device through
-a file lock, as instances on one GPU share its compute. Like an engine built
+device. The instances of a loaded model take turns on that device through a
+file lock, as instances on one GPU share its compute. Like an engine built
 for a static shape, each batch also pays for the max_batch_size it was
 configured with, used or not. Preparing inputs and outputs runs outside the
 lock, so a second instance can prepare while the first holds the device.
