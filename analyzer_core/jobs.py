@@ -188,11 +188,11 @@ def format_command(command: list[str]) -> str:
     without the project's virtual environment active would run a ``python``
     that cannot import analyzer_core.
     """
-    shown = list(command)
-    if "--status-file" in shown:
-        position = shown.index("--status-file")
-        del shown[position : position + 2]
-    return shlex.join(shown)
+    arguments = list(command)
+    if "--status-file" in arguments:
+        position = arguments.index("--status-file")
+        del arguments[position : position + 2]
+    return shlex.join(arguments)
 
 
 def start_profile_job(request: ProfileRequest, working_folder: Path) -> Job:

@@ -326,14 +326,16 @@ def test_format_command_drops_status_file(tmp_path: Path) -> None:
         max_model_batch_size=4,
     )
 
-    shown = jobs.format_command(profile_command(request, tmp_path / "status.json"))
+    command_line = jobs.format_command(
+        profile_command(request, tmp_path / "status.json")
+    )
 
     interpreter = shlex.quote(sys.executable)
     expected_start = f"{interpreter} -m analyzer_core profile --model-repository '"
-    assert shown.startswith(expected_start)
-    assert f"'{tmp_path / 'my models'}'" in shown
-    assert "--run-config-search-max-concurrency 8" in shown
-    assert "status" not in shown
+    assert command_line.startswith(expected_start)
+    assert f"'{tmp_path / 'my models'}'" in command_line
+    assert "--run-config-search-max-concurrency 8" in command_line
+    assert "status" not in command_line
 
 
 def test_format_command_quotes_interpreter_path() -> None:
@@ -348,13 +350,13 @@ def test_format_command_quotes_interpreter_path() -> None:
         "/results",
     ]
 
-    shown = jobs.format_command(command)
+    command_line = jobs.format_command(command)
 
     expected = (
         "'/opt/my env/bin/python' -m analyzer_core profile --export-path /results"
     )
-    assert shown == expected
-    assert shlex.split(shown) == [*command[:4], *command[6:]]
+    assert command_line == expected
+    assert shlex.split(command_line) == [*command[:4], *command[6:]]
 
 
 def test_format_command_keeps_job_command() -> None:

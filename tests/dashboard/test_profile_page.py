@@ -316,6 +316,15 @@ def progress_texts(app) -> list[str]:
     return [element.proto.text for element in app.get("progress")]
 
 
+def start_and_wait_for_exit(working_folder: Path):
+    """Click Start, wait until the job's process exits, and rerun the page."""
+    app = open_page()
+    button(app, "Start").click().run()
+    job = jobs.current_job(working_folder)
+    wait_until(lambda: not job.is_alive())
+    return app.run()
+
+
 def test_job_failed_before_status_has_no_progress(
     working_folder: Path, monkeypatch
 ) -> None:
@@ -323,11 +332,7 @@ def test_job_failed_before_status_has_no_progress(
         return [sys.executable, "-c", "raise SystemExit(3)"]
 
     monkeypatch.setattr(jobs, "profile_command", exits_at_once)
-    app = open_page()
-    button(app, "Start").click().run()
-    job = jobs.current_job(working_folder)
-    wait_until(lambda: not job.is_alive())
-    app.run()
+    app = start_and_wait_for_exit(working_folder)
 
     assert "Failed" in texts(app.markdown)
     assert "ended before it wrote its status" in texts(app.error)
@@ -343,11 +348,7 @@ def test_job_failed_while_planning_has_no_progress(
         return [sys.executable, "-c", "pass"]
 
     monkeypatch.setattr(jobs, "profile_command", fails_in_planning)
-    app = open_page()
-    button(app, "Start").click().run()
-    job = jobs.current_job(working_folder)
-    wait_until(lambda: not job.is_alive())
-    app.run()
+    app = start_and_wait_for_exit(working_folder)
 
     assert "Failed" in texts(app.markdown)
     assert "Planning failed here." in texts(app.error)
